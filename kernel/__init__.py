@@ -1,0 +1,1 @@
+"""parity kernel: the deterministic core (time, events, journal, OMS, risk, portfolio, Strategy API)."""
