@@ -1,0 +1,171 @@
+"""The deterministic event kernel.
+
+Scheduling rests on a simpy ``Environment`` (ordered by time, priority class,
+then insertion sequence). Market data do not go through simpy: each feed is
+a cursor over chunks of canonical event arrays, and the kernel hands a
+consumer (a simulated venue) whole slices of events that are safe to apply
+before the next scheduled event. Python strategy code runs only when a
+scheduled event fires.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.events import Event
+
+from kernel.clock import SimClock
+from kernel.interfaces import MarketDataConsumer
+from kernel.journal import Journal
+from kernel.rng import RngStreams
+
+# Priority classes at equal timestamps (lower runs first). Market data at a
+# timestamp are applied before any scheduled event of the same timestamp.
+PRIO_VENUE = 1  # order arrival / expiry at a venue
+PRIO_DELIVERY = 2  # reports and market data reaching the strategy
+PRIO_TIMER = 3  # strategy timers
+
+
+class _Call(Event):
+    """A pre-triggered simpy event that invokes one callback."""
+
+    __slots__ = ()
+
+    def __init__(self, env: simpy.Environment, fn: Callable[[Event], None]) -> None:
+        self.env = env
+        self.callbacks = [fn]
+        self._ok = True
+        self._value = None
+        self._defused = False
+
+
+class _Feed:
+    """Cursor over one market-data source's chunks."""
+
+    __slots__ = ("consumer", "chunks", "chunk", "ts", "pos", "name")
+
+    def __init__(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray]) -> None:
+        self.name = name
+        self.consumer = consumer
+        self.chunks = chunks
+        self.chunk: np.ndarray | None = None
+        self.ts: np.ndarray | None = None
+        self.pos = 0
+        self._load()
+
+    def _load(self) -> None:
+        for chunk in self.chunks:
+            if len(chunk):
+                self.chunk = chunk
+                self.ts = chunk["ts"]
+                self.pos = 0
+                return
+        self.chunk = None
+        self.ts = None
+
+    @property
+    def next_ts(self) -> float:
+        return int(self.ts[self.pos]) if self.chunk is not None else math.inf
+
+    def consumed(self, stop: int) -> None:
+        self.pos = stop
+        if stop >= len(self.chunk):
+            self._load()
+
+
+class Kernel:
+    """Owns simulated time, the schedule, the journal and the RNG streams of one run."""
+
+    def __init__(self, seed: int, start_ns: int, journal: Journal | None = None) -> None:
+        self.seed = int(seed)
+        self.start_ns = int(start_ns)
+        self.env = simpy.Environment(initial_time=self.start_ns)
+        self.clock = SimClock(self.start_ns)
+        self.journal = journal if journal is not None else Journal()
+        self.rng = RngStreams(seed)
+        self._feeds: list[_Feed] = []
+        self.md_events = 0
+        self.scheduled_calls = 0
+        self.stopped = False
+
+    # -- scheduling -------------------------------------------------------
+    def now(self) -> int:
+        return self.clock.now()
+
+    def call_at(self, ts: int, fn: Callable[..., Any], *args: Any, priority: int = PRIO_DELIVERY) -> None:
+        """Run ``fn(*args)`` at absolute time ``ts`` (never earlier than the schedule's now)."""
+        env = self.env
+        delay = ts - env.now
+        if delay < 0:
+            raise ValueError(f"cannot schedule at {ts}: the kernel is already at {env.now}")
+        clock = self.clock
+
+        def fire(_event: Event) -> None:
+            clock._now = ts
+            fn(*args)
+
+        self.scheduled_calls += 1
+        env.schedule(_Call(env, fire), priority, delay)
+
+    def call_after(self, delay_ns: int, fn: Callable[..., Any], *args: Any, priority: int = PRIO_DELIVERY) -> None:
+        """Run ``fn(*args)`` ``delay_ns`` after the current time."""
+        self.call_at(self.clock.now() + int(delay_ns), fn, *args, priority=priority)
+
+    # -- market data ------------------------------------------------------
+    def add_feed(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray]) -> None:
+        """Register a market-data source whose events ``consumer`` applies."""
+        self._feeds.append(_Feed(name, consumer, iter(chunks)))
+
+    # -- the loop ---------------------------------------------------------
+    def run(self, end_ns: int | None = None, progress: Callable[[int], None] | None = None) -> None:
+        """Process market data and scheduled events in time order up to ``end_ns`` (inclusive)."""
+        end = math.inf if end_ns is None else end_ns
+        env = self.env
+        feeds = self._feeds
+        journal = self.journal
+        clock = self.clock
+        queue = env._queue  # peeked directly: env.peek() costs a call per step
+        while not self.stopped:
+            t_heap = queue[0][0] if queue else math.inf
+            feed = None
+            t_md = math.inf
+            for f in feeds:
+                nt = f.next_ts
+                if nt < t_md:
+                    t_md, feed = nt, f
+            if feed is not None and t_md <= t_heap and t_md <= end:
+                bound = min(t_heap, t_md + feed.consumer.lookahead_ns(), end)
+                for other in feeds:
+                    if other is not feed and other.next_ts < bound:
+                        bound = other.next_ts
+                start = feed.pos
+                ts = feed.ts
+                stop = int(np.searchsorted(ts, bound, side="right")) if bound < ts[-1] else len(ts)
+                if stop <= start:
+                    stop = start + 1
+                if t_md > clock._now:
+                    clock._now = int(t_md)
+                chunk = feed.chunk
+                feed.consumer.apply_market_data(chunk, start, stop)
+                journal.market_data(chunk[start:stop])
+                self.md_events += stop - start
+                last = int(ts[stop - 1])
+                if last > clock._now:
+                    clock._now = last
+                feed.consumed(stop)
+                if progress is not None:
+                    progress(clock._now)
+            elif t_heap <= end:
+                env.step()
+            else:
+                break
+        if end != math.inf and clock._now < end and not self.stopped:
+            clock._now = int(end)
+
+    def stop(self) -> None:
+        """Stop the loop after the current event."""
+        self.stopped = True

@@ -1,0 +1,275 @@
+"""The order management system: the one path every order takes, sim or live.
+
+strategy → OMS (ids, state machine, pre-trade risk, journal) → venue;
+venue reports → OMS (state, portfolio, risk PnL limits, journal) → strategy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from kernel.errors import OrderRejected
+from kernel.journal import Journal
+from kernel.orders import Order, OrderStatus, OrderType, Side
+from kernel.portfolio import Portfolio
+from kernel.reports import ExecReport, ReportKind
+from kernel.risk import RiskEngine, TradingState
+
+if TYPE_CHECKING:
+    from kernel.interfaces import Venue
+    from kernel.strategy import Strategy
+
+S = OrderStatus
+
+
+class OMS:
+    """Tracks every order of a run and routes it through risk to its venue."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        portfolio: Portfolio,
+        risk: RiskEngine,
+        now: Callable[[], int],
+        notify: Callable[[Callable[..., None], tuple], None],
+    ) -> None:
+        self.journal = journal
+        self.portfolio = portfolio
+        self.risk = risk
+        self._now = now
+        self._notify = notify  # schedules a strategy callback (never re-entrant)
+        self.orders: dict[int, Order] = {}
+        self.working: dict[int, Order] = {}
+        self._owners: dict[int, Strategy] = {}
+        self._venues: dict[int, Venue] = {}
+        self._pending_amend: dict[int, tuple[int | None, int | None]] = {}
+        self._next_id = 1
+        self.fills: list[dict] = []
+        self.risk_events: list[dict] = []
+        self.rejections = 0
+        self.late_reports = 0
+
+    # -- wiring -------------------------------------------------------------
+    def route(self, instrument: int, venue: Venue) -> None:
+        """Send orders for ``instrument`` to ``venue``."""
+        self._venues[instrument] = venue
+
+    def venue_for(self, instrument: int) -> Venue:
+        try:
+            return self._venues[instrument]
+        except KeyError:
+            raise OrderRejected(f"no venue trades instrument {instrument}") from None
+
+    # -- exposure -------------------------------------------------------------
+    def open_qty(self, instrument: int) -> tuple[int, int]:
+        """(open buy qty, open sell qty) of working orders in ``instrument``."""
+        buy = sell = 0
+        for o in self.working.values():
+            if o.instrument == instrument:
+                if o.side > 0:
+                    buy += o.leaves_qty
+                else:
+                    sell += o.leaves_qty
+        return buy, sell
+
+    def working_orders(self, instrument: int | None = None, owner: int | None = None) -> list[Order]:
+        return [
+            o
+            for o in self.working.values()
+            if (instrument is None or o.instrument == instrument) and (owner is None or o.owner == owner)
+        ]
+
+    # -- requests from strategies ----------------------------------------------
+    def submit(self, order: Order, strategy: Strategy | None, flatten: bool = False) -> Order:
+        """Assign an id, run pre-trade risk and send ``order`` to its venue."""
+        ts = self._now()
+        order.order_id = self._next_id
+        self._next_id += 1
+        order.created_ts = order.updated_ts = ts
+        self.orders[order.order_id] = order
+        if strategy is not None:
+            self._owners[order.order_id] = strategy
+        self.journal.record(
+            ts, "submit", order.order_id, order.instrument, int(order.side), int(order.order_type),
+            int(order.tif), order.qty, order.price, order.stop_price, order.display_qty, int(order.post_only),
+        )  # fmt: skip
+        venue = self._venues.get(order.instrument)
+        if venue is None:
+            return self._reject(order, "routing", f"order {order.order_id}: no venue trades instrument {order.instrument}")
+        buy, sell = self.open_qty(order.instrument)
+        decision = self.risk.check_order(
+            order, ts, venue.reference_price(order.instrument), len(self.working), buy, sell, flatten=flatten
+        )
+        self._journal_risk(ts, order.order_id, decision.accepted, decision.check, decision.reason)
+        if not decision.accepted:
+            return self._reject(order, decision.check, decision.reason)
+        order.transition(S.PENDING_NEW, ts)
+        self.working[order.order_id] = order
+        venue.submit(order)
+        return order
+
+    def cancel(self, order_id: int) -> bool:
+        """Request cancellation; False (and nothing sent) if the order is not working."""
+        order = self.orders.get(order_id)
+        if order is None or order.order_id not in self.working or order.status == S.PENDING_CANCEL:
+            return False
+        ts = self._now()
+        order.transition(S.PENDING_CANCEL, ts)
+        self.journal.record(ts, "cancel_request", order_id)
+        self._venues[order.instrument].cancel(order)
+        return True
+
+    def amend(self, order_id: int, new_price: int | None = None, new_qty: int | None = None) -> bool:
+        """Request an amend (``new_qty`` is the new total order quantity). False if refused."""
+        order = self.orders.get(order_id)
+        if order is None or order_id not in self.working or order.status not in (S.ACCEPTED, S.PARTIALLY_FILLED):
+            return False
+        ts = self._now()
+        venue = self._venues[order.instrument]
+        buy, sell = self.open_qty(order.instrument)
+        decision = self.risk.check_amend(
+            order, new_price, new_qty, ts, venue.reference_price(order.instrument), len(self.working), buy, sell
+        )
+        self._journal_risk(ts, order_id, decision.accepted, decision.check, decision.reason)
+        if not decision.accepted:
+            self._emit(order, None)
+            return False
+        order.transition(S.PENDING_REPLACE, ts)
+        self._pending_amend[order_id] = (new_price, new_qty)
+        self.journal.record(ts, "amend_request", order_id, new_price or 0, new_qty or 0)
+        leaves = None if new_qty is None else new_qty - order.filled_qty
+        venue.amend(order, new_price, leaves)
+        return True
+
+    def kill(self, reason: str, flatten: bool = False) -> None:
+        """Kill switch: halt trading, cancel every working order, optionally flatten."""
+        ts = self._now()
+        self.risk.kill(ts, reason)
+        self.journal.record(ts, "kill", reason, int(flatten))
+        for order_id in list(self.working):
+            self.cancel(order_id)
+        if flatten:
+            self.flatten()
+
+    def flatten(self) -> None:
+        """Send market orders that close every open position (allowed while halted)."""
+        for instrument in sorted(self.portfolio.positions()):
+            pos = self.portfolio.position(instrument)
+            if pos:
+                side = Side.SELL if pos > 0 else Side.BUY
+                order = Order(0, instrument, side, abs(pos), order_type=OrderType.MARKET, tag="flatten")
+                self.submit(order, None, flatten=True)
+
+    # -- reports from venues ---------------------------------------------------
+    def on_report(self, report: ExecReport) -> None:
+        """Apply a venue report to its order, the portfolio and the risk state."""
+        order = self.orders.get(report.order_id)
+        ts = report.ts if report.ts > 0 else self._now()
+        ts = max(ts, self._now())
+        kind = report.kind
+        if order is None or (order.is_terminal and kind != ReportKind.REJECT):
+            self.late_reports += 1
+            self.journal.record(ts, "late_report", int(kind), report.order_id, report.qty, report.reason)
+            return
+        if kind == ReportKind.FILL:
+            self._on_fill(order, report, ts)
+            return
+        if kind == ReportKind.ACK:
+            if order.status == S.PENDING_NEW:
+                order.transition(S.ACCEPTED, ts)
+            self.journal.record(ts, "accept", order.order_id, report.price, report.qty)
+        elif kind == ReportKind.REJECT:
+            self._on_venue_reject(order, report, ts)
+        elif kind == ReportKind.CANCEL:
+            order.transition(S.CANCELLED, ts)
+            self.journal.record(ts, "cancel", order.order_id, report.qty, report.reason)
+        elif kind == ReportKind.EXPIRE:
+            order.transition(S.EXPIRED, ts)
+            self.journal.record(ts, "expire", order.order_id, report.qty)
+        elif kind == ReportKind.REPLACE:
+            self._on_replace(order, report, ts)
+        elif kind == ReportKind.TRIGGER:
+            self.journal.record(ts, "trigger", order.order_id, order.stop_price)
+        if order.is_terminal:
+            self.working.pop(order.order_id, None)
+            self._pending_amend.pop(order.order_id, None)
+        self._emit(order, report)
+
+    def _on_fill(self, order: Order, report: ExecReport, ts: int) -> None:
+        order.apply_fill(report.price, report.qty, ts)
+        realized = self.portfolio.on_fill(order.instrument, int(order.side), report.qty, report.price, report.fee, ts)
+        fill = {
+            "seq": len(self.fills), "ts": ts, "order_id": order.order_id, "instrument": order.instrument,
+            "side": int(order.side), "price": report.price, "qty": report.qty, "fee": report.fee,
+            "liquidity": report.liquidity, "realized": realized,
+        }  # fmt: skip
+        self.fills.append(fill)
+        self.journal.record(
+            ts, "fill", order.order_id, report.price, report.qty, report.liquidity, report.fee, report.leaves
+        )
+        if order.is_terminal:
+            self.working.pop(order.order_id, None)
+            self._pending_amend.pop(order.order_id, None)
+        self._after_pnl_change(ts)
+        strategy = self._owners.get(order.order_id)
+        if strategy is not None:
+            self._notify(strategy.on_fill, (order, report))
+        self._emit(order, report)
+
+    def _on_venue_reject(self, order: Order, report: ExecReport, ts: int) -> None:
+        if order.status == S.PENDING_NEW:
+            order.reject_reason = report.reason
+            order.transition(S.REJECTED, ts)
+            self.rejections += 1
+            self.journal.record(ts, "reject", order.order_id, "venue", report.reason)
+        elif order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE):
+            # A cancel/amend was refused: the order stays as it was.
+            self._pending_amend.pop(order.order_id, None)
+            order.transition(order.live_status(), ts)
+            self.journal.record(ts, "request_rejected", order.order_id, report.reason)
+        else:
+            self.journal.record(ts, "request_rejected", order.order_id, report.reason)
+
+    def _on_replace(self, order: Order, report: ExecReport, ts: int) -> None:
+        if order.status == S.PENDING_REPLACE:
+            order.transition(S.REPLACED, ts)
+            self._pending_amend.pop(order.order_id, None)
+        order.price = report.price if report.price else order.price
+        order.qty = order.filled_qty + report.leaves
+        if order.status == S.REPLACED:
+            order.transition(order.live_status(), ts)
+        self.journal.record(ts, "amend", order.order_id, order.price, order.qty, report.reason)
+
+    def _reject(self, order: Order, check: str, reason: str) -> Order:
+        ts = self._now()
+        order.reject_reason = reason
+        order.transition(S.REJECTED, ts)
+        self.rejections += 1
+        self.journal.record(ts, "reject", order.order_id, check, reason)
+        self._emit(order, None)
+        return order
+
+    def _journal_risk(self, ts: int, order_id: int, accepted: bool, check: str, reason: str) -> None:
+        self.journal.record(ts, "risk", order_id, int(accepted), check, reason)
+        self.risk_events.append(
+            {"seq": len(self.risk_events), "ts": ts, "order_id": order_id, "accepted": accepted,
+             "check": check, "reason": reason}
+        )  # fmt: skip
+
+    def _after_pnl_change(self, ts: int) -> None:
+        new_state = self.risk.on_pnl(ts)
+        if new_state is not None:
+            self.journal.record(ts, "trading_state", new_state.name)
+            if new_state == TradingState.HALTED:
+                for order_id in list(self.working):
+                    self.cancel(order_id)
+
+    def on_mark(self, ts: int) -> None:
+        """Call after marking the portfolio: PnL limits may change the trading state."""
+        self._after_pnl_change(ts)
+
+    def _emit(self, order: Order, report: ExecReport | None) -> None:
+        strategy = self._owners.get(order.order_id)
+        if strategy is not None:
+            self._notify(strategy.on_order_event, (order, report))
