@@ -14,6 +14,7 @@ import numpy as np
 from kernel.errors import OrderRejected
 from kernel.instruments import Instrument
 from kernel.loop import PRIO_TIMER, Kernel
+from kernel.marketdata import MarketDataBus
 from kernel.oms import OMS
 from kernel.orders import Order, OrderType, Side, TimeInForce
 from kernel.portfolio import Portfolio
@@ -29,6 +30,7 @@ class Context:
         self,
         kernel: Kernel,
         oms: OMS,
+        bus: MarketDataBus,
         strategy: Strategy,
         name: str,
         owner: int,
@@ -36,6 +38,7 @@ class Context:
     ) -> None:
         self._kernel = kernel
         self._oms = oms
+        self._bus = bus
         self._strategy = strategy
         self.name = name
         self.owner = owner
@@ -65,6 +68,13 @@ class Context:
             return self.instruments[instrument]
         except KeyError:
             raise OrderRejected(f"unknown instrument {instrument}") from None
+
+    def lookup(self, symbol: str) -> Instrument:
+        """The instrument with ``symbol``."""
+        for inst in self.instruments.values():
+            if inst.symbol == symbol:
+                return inst
+        raise OrderRejected(f"unknown instrument symbol {symbol!r}")
 
     # -- orders -----------------------------------------------------------
     def submit(
@@ -121,7 +131,9 @@ class Context:
     def subscribe(self, instrument: int, depth: int = 0, trades: bool = False) -> None:
         """Receive ``on_book`` for every top-of-book change (with ``depth`` levels) and
         optionally ``on_trade``."""
-        self._oms.venue_for(instrument).subscribe(instrument, depth, trades)
+        venue = self._oms.venue_for(instrument)
+        self._bus.subscribe(instrument, self._strategy, trades)
+        venue.subscribe(instrument, depth, trades)
 
     def set_timer(self, name: str, after_ns: int, repeat_ns: int = 0) -> None:
         """Call ``on_timer(name, ts)`` after ``after_ns`` (then every ``repeat_ns`` if > 0).

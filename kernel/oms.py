@@ -96,7 +96,9 @@ class OMS:
         )  # fmt: skip
         venue = self._venues.get(order.instrument)
         if venue is None:
-            return self._reject(order, "routing", f"order {order.order_id}: no venue trades instrument {order.instrument}")
+            return self._reject(
+                order, "routing", f"order {order.order_id}: no venue trades instrument {order.instrument}"
+            )
         buy, sell = self.open_qty(order.instrument)
         decision = self.risk.check_order(
             order, ts, venue.reference_price(order.instrument), len(self.working), buy, sell, flatten=flatten

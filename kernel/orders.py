@@ -20,7 +20,7 @@ class Side(IntEnum):
     SELL = -1
 
     @property
-    def opposite(self) -> "Side":
+    def opposite(self) -> Side:
         return Side(-self.value)
 
 
@@ -73,9 +73,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING_NEW: frozenset(
         {S.ACCEPTED, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.PENDING_CANCEL}
     ),
-    S.ACCEPTED: frozenset(
-        {S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.PENDING_REPLACE, S.EXPIRED}
-    ),
+    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.PENDING_REPLACE, S.EXPIRED}),
     S.PARTIALLY_FILLED: frozenset(
         {S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.PENDING_REPLACE, S.EXPIRED}
     ),

@@ -70,15 +70,11 @@ class SimulatedVenue:
         zero = ConstantLatency(0)
         self.latency = latency or VenueLatency(zero, zero, zero)
         self.fees = fees or ZeroFees()
-        self.engines = {
-            iid: MatchingEngine(iid, stp_mode, on_report=self._on_engine_report) for iid in instruments
-        }
+        self.engines = {iid: MatchingEngine(iid, stp_mode, on_report=self._on_engine_report) for iid in instruments}
         self._md = _Channel(self.latency.market_data)
         self._entry = _Channel(self.latency.order_entry)
         self._response = _Channel(self.latency.response)
-        self._min_callback_ns = min(
-            min_latency_ns(self.latency.market_data), min_latency_ns(self.latency.response)
-        )
+        self._min_callback_ns = min(min_latency_ns(self.latency.market_data), min_latency_ns(self.latency.response))
         self._depth: dict[int, int] = {}
         self._watch: set[int] = set()
         self._last_top: dict[int, tuple[int, int, int, int]] = {}
@@ -169,9 +165,7 @@ class SimulatedVenue:
             self._live.add(oid)
         elif kind in _TERMINAL_KINDS:
             self._live.discard(oid)
-        report = ExecReport(
-            ReportKind(kind), r.ts, oid, r.owner, r.price, r.qty, r.leaves, r.reason, r.liquidity, fee
-        )
+        report = ExecReport(ReportKind(kind), r.ts, oid, r.owner, r.price, r.qty, r.leaves, r.reason, r.liquidity, fee)
         self.kernel.call_at(self._response.arrival(r.ts), self.oms.on_report, report, priority=PRIO_DELIVERY)
 
     def _make_trade_hook(self, instrument: int):

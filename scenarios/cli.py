@@ -1,0 +1,176 @@
+"""The ``parity`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kernel.errors import ParityError
+
+EXIT_ERROR = 2
+
+
+def _progress_printer(start_ns: int, end_ns: int) -> Callable[[int], None] | None:
+    """A throttled progress line on stderr, only when attached to a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+    span = max(1, end_ns - start_ns)
+
+    def show(now_ns: int) -> None:
+        t = time.monotonic()
+        if t - last[0] >= 0.2:
+            last[0] = t
+            pct = min(100.0, 100.0 * (now_ns - start_ns) / span)
+            bar = "#" * int(pct / 4)
+            sys.stderr.write(f"\r[{bar:<25}] {pct:5.1f}%")
+            sys.stderr.flush()
+
+    return show
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from scenarios.loader import bundled_scenarios, load_scenario, parse_scenario
+    from scenarios.report import format_summary, order_rows, write_run_dir
+    from scenarios.runner import Run
+
+    if args.list:
+        for name, path in sorted(bundled_scenarios().items()):
+            desc = parse_scenario(path.read_text(encoding="utf-8"), str(path)).description
+            print(f"{name:<12} {desc}")
+        return 0
+    overrides = {"seed": args.seed} if args.seed is not None else None
+    scenario, text = load_scenario(args.scenario, overrides)
+    run = Run(scenario)
+    progress = None if args.json else _progress_printer(run.start_ns, run.end_ns)
+    store = None
+    store_url = args.store or scenario.store.url
+    use_store = scenario.store.enabled and not args.no_store
+    result_id = run.run_id
+    if use_store:
+        from adapters.store import RunStore
+
+        store = RunStore(store_url)
+    if store is not None:
+        store.begin_run(result_id, scenario.name, text, scenario.seed, scenario.mode, scenario.engine)
+    try:
+        result = run.run(progress)
+    except BaseException as exc:
+        if store is not None:
+            store.mark_failed(result_id, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if progress is not None:
+            sys.stderr.write("\r" + " " * 40 + "\r")
+    if store is not None:
+        store.add_orders(result_id, order_rows(result))
+        store.add_fills(result_id, result.fills)
+        store.add_risk_events(result_id, result.risk_events)
+        store.finish_run(result_id, result.summary, result.fingerprint)
+        store.close()
+    if args.out:
+        write_run_dir(result, Path(args.out), text)
+    if args.json:
+        print(json.dumps({"run_id": result_id, **result.summary}, indent=2))
+    else:
+        print(format_summary(result))
+        if store is not None:
+            print(f"stored          run {result_id} in {store_url}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from scenarios.bench import run_benchmarks
+
+    report = run_benchmarks(args.scenario, repeat=args.repeat)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for row in report["results"]:
+            print(f"{row['name']:<44} {row['events']:>10,} events  {row['events_per_second']:>12,} events/s")
+        for key, value in report.items():
+            if key != "results":
+                print(f"{key}: {value}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from adapters.store import RunStore
+
+    store = RunStore(args.store)
+    try:
+        if args.runs_cmd == "list":
+            for r in store.list_runs(args.limit):
+                s = r.get("summary") or {}
+                print(
+                    f"{r['run_id']}  {r['status']:<9} {r['scenario_name']:<14} seed={r['seed']:<6} "
+                    f"fills={s.get('fills', '-'):<6} net_pnl={s.get('net_pnl', '-')}  {str(r['fingerprint'])[:16]}"
+                )
+        elif args.runs_cmd == "show":
+            print(json.dumps(store.get_run(args.run), indent=2, default=str))
+        else:
+            print(json.dumps(store.compare(args.a, args.b), indent=2, default=str))
+    finally:
+        store.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parity", description="Deterministic market simulation and replay.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rp = sub.add_parser("replay", help="run a scenario and print its summary")
+    rp.add_argument("scenario", nargs="?", help="bundled scenario name or TOML path (default: 'default')")
+    rp.add_argument("--seed", type=int, help="override the scenario seed")
+    rp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    rp.add_argument("--out", help="write scenario, summary, orders and fills into this directory")
+    rp.add_argument("--list", action="store_true", help="list the bundled scenarios")
+    rp.add_argument("--store", help="SQLAlchemy URL of the run store (default from the scenario)")
+    rp.add_argument("--no-store", action="store_true", help="do not record the run in the store")
+    rp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    rp.set_defaults(func=cmd_replay)
+
+    bp = sub.add_parser("bench", help="measure events/s of the reference engine")
+    bp.add_argument("scenario", nargs="?", default=None)
+    bp.add_argument("--json", action="store_true")
+    bp.add_argument("--repeat", type=int, default=1, help="runs per case; the best is reported")
+    bp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    bp.set_defaults(func=cmd_bench)
+
+    rn = sub.add_parser("runs", help="read the run store")
+    rn.add_argument("--store", default="sqlite:///parity_runs.db")
+    rn.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    rsub = rn.add_subparsers(dest="runs_cmd", required=True)
+    rl = rsub.add_parser("list")
+    rl.add_argument("--limit", type=int, default=20)
+    rs = rsub.add_parser("show")
+    rs.add_argument("run")
+    rc = rsub.add_parser("compare")
+    rc.add_argument("a")
+    rc.add_argument("b")
+    rn.set_defaults(func=cmd_runs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ParityError as exc:
+        if args.debug:
+            raise
+        print(f"parity: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("parity: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The composition root: assemble a run from a scenario and execute it.
+
+This is the only place that imports kernel, venues, adapters and strategies
+together. Nothing below it knows whether it runs simulated or live.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kernel.clock import NS_PER_S
+from kernel.context import Context
+from kernel.errors import ScenarioError
+from kernel.instruments import Instrument
+from kernel.loop import PRIO_DELIVERY, Kernel
+from kernel.marketdata import MarketDataBus
+from kernel.oms import OMS
+from kernel.orders import Order, STPMode
+from kernel.portfolio import Portfolio
+from kernel.risk import RiskEngine, RiskLimits
+from kernel.strategy import Strategy
+from scenarios.schema import Scenario, VenueConfig
+from venues.fees import fee_model_from_config
+from venues.latency import VenueLatency, latency_from_config
+from venues.simulated import SimulatedVenue
+from venues.synthetic import SyntheticMarket, SyntheticParams
+
+SETTLE_NS = NS_PER_S  # after the end: time for in-flight cancels and reports to land
+STRATEGY_OWNER = 1
+_STP = {
+    "none": STPMode.NONE,
+    "cancel_newest": STPMode.CANCEL_NEWEST,
+    "cancel_oldest": STPMode.CANCEL_OLDEST,
+    "decrement_both": STPMode.DECREMENT_BOTH,
+}
+
+
+@dataclass
+class RunResult:
+    """Everything a finished run produced."""
+
+    run_id: str
+    scenario: Scenario
+    summary: dict[str, Any]
+    fingerprint: str
+    orders: list[Order]
+    fills: list[dict[str, Any]]
+    risk_events: list[dict[str, Any]]
+    journal: Any = field(repr=False, default=None)
+
+
+def load_strategy(path: str, params: dict[str, Any]) -> Strategy:
+    """Import ``module:Class`` and instantiate it with ``params`` (clear errors)."""
+    module_name, _, class_name = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ScenarioError(f"strategy.path: cannot import module {module_name!r}: {exc}") from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ScenarioError(f"strategy.path: module {module_name!r} has no class {class_name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ScenarioError(f"strategy.path: {path!r} is not a kernel.strategy.Strategy subclass")
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ScenarioError(f"strategy.params: {path}: {exc}") from exc
+
+
+class Run:
+    """One assembled run of a scenario (simulation mode)."""
+
+    def __init__(self, scenario: Scenario, with_strategy: bool = True) -> None:
+        if scenario.mode != "sim":
+            raise ScenarioError(f"mode: {scenario.mode!r} runs are not available yet; use mode = 'sim'")
+        self.scenario = scenario
+        self.run_id = uuid.uuid4().hex[:12]  # names the run in the store; not part of the fingerprint
+        self.start_ns = scenario.start_ns
+        self.end_ns = self.start_ns + scenario.duration_ns
+        self.instruments = {
+            c.id: Instrument(c.id, c.symbol, c.tick_size, c.lot_size, c.multiplier, c.currency)
+            for c in scenario.instruments
+        }
+        self.by_symbol = {i.symbol: i for i in self.instruments.values()}
+        self.kernel = Kernel(scenario.seed, self.start_ns)
+        self.portfolio = Portfolio({i: inst.tick_value for i, inst in self.instruments.items()}, scenario.starting_cash)
+        limits = {k: v for k, v in scenario.risk.model_dump().items() if v is not None}
+        self.risk = RiskEngine(RiskLimits(**limits), self.portfolio)
+        self.oms = OMS(self.kernel.journal, self.portfolio, self.risk, self.kernel.now, self._notify)
+        self.bus = MarketDataBus(on_mark=self._mark)
+        self.venues = {v.name: self._build_venue(v) for v in scenario.venues}
+        self._build_feeds()
+        self.strategy: Strategy | None = None
+        self.ctx: Context | None = None
+        if with_strategy and scenario.strategy is not None:
+            cfg = scenario.strategy
+            self.strategy = load_strategy(cfg.path, cfg.params)
+            self.ctx = Context(
+                self.kernel, self.oms, self.bus, self.strategy, cfg.name, STRATEGY_OWNER, self.instruments
+            )
+            self.strategy.ctx = self.ctx
+
+    # -- assembly -------------------------------------------------------------
+    def _build_venue(self, cfg: VenueConfig) -> SimulatedVenue:
+        rng = self.kernel.rng
+        try:
+            latency = VenueLatency(
+                latency_from_config(cfg.latency.market_data, rng.stream(f"venue:{cfg.name}:latency:market_data")),
+                latency_from_config(cfg.latency.order_entry, rng.stream(f"venue:{cfg.name}:latency:order_entry")),
+                latency_from_config(cfg.latency.response, rng.stream(f"venue:{cfg.name}:latency:response")),
+            )
+        except ScenarioError as exc:
+            raise ScenarioError(f"venues.{cfg.name}.latency: {exc}") from exc
+        try:
+            fees = fee_model_from_config(cfg.fees)
+        except ScenarioError as exc:
+            raise ScenarioError(f"venues.{cfg.name}.fees: {exc}") from exc
+        instruments = {self.by_symbol[s].id: self.by_symbol[s] for s in cfg.instruments}
+        venue = SimulatedVenue(cfg.name, instruments, latency, fees, _STP[cfg.stp])
+        venue.attach(self.kernel, self.oms, self.bus)
+        return venue
+
+    def _build_feeds(self) -> None:
+        for i, cfg in enumerate(self.scenario.data):
+            inst = self.by_symbol[cfg.instrument]
+            params = {"instrument": inst.id, "start_ts": self.start_ns, "duration_ns": self.scenario.duration_ns}
+            params.update(cfg.params)
+            try:
+                market = SyntheticMarket(
+                    SyntheticParams(**params), self.kernel.rng.stream(f"data:{cfg.venue}:{cfg.instrument}")
+                )
+            except (ValueError, TypeError) as exc:
+                raise ScenarioError(f"data[{i}].params: {_first_line(exc)}") from exc
+            self.kernel.add_feed(f"{cfg.venue}:{cfg.instrument}", self.venues[cfg.venue], market.chunks())
+
+    def _notify(self, fn: Callable[..., None], args: tuple) -> None:
+        self.kernel.call_at(self.kernel.now(), fn, *args, priority=PRIO_DELIVERY)
+
+    def _mark(self, instrument: int, price: float, ts: int) -> None:
+        self.portfolio.mark(instrument, price, ts)
+        self.oms.on_mark(ts)
+
+    # -- execution --------------------------------------------------------------
+    def run(self, progress: Callable[[int], None] | None = None) -> RunResult:
+        started = time.perf_counter()
+        kernel = self.kernel
+        if self.strategy is not None:
+            self.strategy.on_start()
+        kernel.run(self.end_ns, progress)
+        for venue in self.venues.values():
+            venue.end_of_day(self.end_ns)
+        if self.strategy is not None:
+            self.strategy.on_stop()
+        kernel.run(self.end_ns + SETTLE_NS)
+        self._final_marks()
+        wall = time.perf_counter() - started
+        fingerprint = kernel.journal.fingerprint()
+        summary = self._summary(wall, fingerprint)
+        return RunResult(
+            self.run_id, self.scenario, summary, fingerprint, list(self.oms.orders.values()),
+            self.oms.fills, self.oms.risk_events, kernel.journal,
+        )  # fmt: skip
+
+    def _final_marks(self) -> None:
+        for venue in self.venues.values():
+            for iid, engine in venue.engines.items():
+                bid, _, ask, _ = engine.top()
+                if bid and ask:
+                    self.portfolio.mark(iid, (bid + ask) / 2, self.kernel.now())
+                elif engine.last_trade_price:
+                    self.portfolio.mark(iid, engine.last_trade_price, self.kernel.now())
+
+    def _summary(self, wall: float, fingerprint: str) -> dict[str, Any]:
+        p = self.portfolio
+        orders = self.oms.orders.values()
+        md = self.kernel.md_events
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.scenario.seed,
+            "start_ns": self.start_ns,
+            "end_ns": self.end_ns,
+            "market_events": md,
+            "wall_seconds": round(wall, 4),
+            "events_per_second": round(md / wall) if wall > 0 else 0,
+            "book_updates_delivered": self.bus.book_updates,
+            "orders": len(self.oms.orders),
+            "orders_rejected": sum(1 for o in orders if o.status.name == "REJECTED"),
+            "risk_rejections": sum(1 for e in self.oms.risk_events if not e["accepted"]),
+            "fills": len(self.oms.fills),
+            "traded_qty": sum(f["qty"] for f in self.oms.fills),
+            "fees": round(p.fees, 6),
+            "realized_pnl": round(p.realized_pnl(), 6),
+            "unrealized_pnl": round(p.unrealized_pnl(), 6),
+            "net_pnl": round(p.net_pnl, 6),
+            "max_drawdown": round(p.max_drawdown, 6),
+            "positions": {self.instruments[i].symbol: p.position(i) for i in sorted(self.instruments)},
+            "trading_state": self.risk.state.name,
+            "market_trades": sum(e.trade_count for v in self.venues.values() for e in v.engines.values()),
+            "fingerprint": fingerprint,
+        }
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def run_scenario(scenario: Scenario, with_strategy: bool = True) -> RunResult:
+    """Assemble and run ``scenario``; the convenience entry point for tests and tools."""
+    return Run(scenario, with_strategy).run()

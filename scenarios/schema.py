@@ -1,0 +1,139 @@
+"""The scenario schema (pydantic). A scenario is one TOML file describing a run."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kernel.clock import parse_duration, parse_timestamp
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InstrumentConfig(_Strict):
+    id: int = Field(ge=0)
+    symbol: str = Field(min_length=1)
+    tick_size: float = Field(default=0.01, gt=0)
+    lot_size: float = Field(default=1.0, gt=0)
+    multiplier: float = Field(default=1.0, gt=0)
+    currency: str = "USD"
+
+
+class LatencyConfig(_Strict):
+    """Each channel: an int of ns, a duration string, or a model table."""
+
+    market_data: int | str | dict[str, Any] = 0
+    order_entry: int | str | dict[str, Any] = 0
+    response: int | str | dict[str, Any] = 0
+
+
+class VenueConfig(_Strict):
+    name: str = Field(min_length=1)
+    instruments: list[str] = Field(min_length=1, description="instrument symbols traded here")
+    stp: Literal["none", "cancel_newest", "cancel_oldest", "decrement_both"] = "cancel_newest"
+    latency: LatencyConfig = LatencyConfig()
+    fees: dict[str, Any] = Field(default_factory=lambda: {"model": "zero"})
+
+
+class DataConfig(_Strict):
+    venue: str
+    instrument: str
+    kind: Literal["synthetic"] = "synthetic"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class StrategyConfig(_Strict):
+    path: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="module.path:ClassName")
+    name: str = "strategy"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RiskConfig(_Strict):
+    max_order_qty: int | None = Field(default=None, gt=0)
+    max_order_notional: float | None = Field(default=None, gt=0)
+    price_band_bps: float | None = Field(default=None, gt=0)
+    max_position: int | None = Field(default=None, gt=0)
+    max_gross_position: int | None = Field(default=None, gt=0)
+    max_open_orders: int | None = Field(default=None, gt=0)
+    max_orders_per_sec: float | None = Field(default=None, gt=0)
+    burst: int | None = Field(default=None, gt=0)
+    max_daily_loss: float | None = Field(default=None, gt=0)
+    max_drawdown: float | None = Field(default=None, gt=0)
+    reducing_drawdown: float | None = Field(default=None, gt=0)
+
+
+class StoreConfig(_Strict):
+    url: str = "sqlite:///parity_runs.db"
+    enabled: bool = True
+
+
+class Scenario(_Strict):
+    """A complete run description."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    start: str | int = "2026-01-05T14:30:00"
+    duration: str | int = "60s"
+    mode: Literal["sim", "live"] = "sim"
+    engine: Literal["reference"] = "reference"
+    starting_cash: float = 0.0
+    instruments: list[InstrumentConfig] = Field(min_length=1)
+    venues: list[VenueConfig] = Field(min_length=1)
+    data: list[DataConfig] = Field(default_factory=list)
+    strategy: StrategyConfig | None = None
+    risk: RiskConfig = RiskConfig()
+    store: StoreConfig = StoreConfig()
+
+    @field_validator("start")
+    @classmethod
+    def _check_start(cls, v: str | int) -> str | int:
+        try:
+            parse_timestamp(v)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"invalid start time {v!r}: use ISO-8601, e.g. '2026-01-05T14:30:00'") from exc
+        return v
+
+    @field_validator("duration")
+    @classmethod
+    def _check_duration(cls, v: str | int) -> str | int:
+        if parse_duration(v) <= 0:
+            raise ValueError("duration must be positive")
+        return v
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Scenario:
+        symbols = [i.symbol for i in self.instruments]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError(f"instrument symbols must be unique, got {symbols}")
+        ids = [i.id for i in self.instruments]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"instrument ids must be unique, got {ids}")
+        venue_names = [v.name for v in self.venues]
+        if len(set(venue_names)) != len(venue_names):
+            raise ValueError(f"venue names must be unique, got {venue_names}")
+        traded: dict[str, str] = {}
+        for v in self.venues:
+            for sym in v.instruments:
+                if sym not in symbols:
+                    raise ValueError(f"venue {v.name!r} lists unknown instrument {sym!r} (known: {symbols})")
+                if sym in traded:
+                    raise ValueError(f"instrument {sym!r} is traded on both {traded[sym]!r} and {v.name!r}")
+                traded[sym] = v.name
+        for d in self.data:
+            if d.venue not in venue_names:
+                raise ValueError(f"data source names unknown venue {d.venue!r} (known: {venue_names})")
+            if traded.get(d.instrument) != d.venue:
+                raise ValueError(f"data source instrument {d.instrument!r} is not traded on venue {d.venue!r}")
+        return self
+
+    @property
+    def start_ns(self) -> int:
+        return parse_timestamp(self.start)
+
+    @property
+    def duration_ns(self) -> int:
+        return parse_duration(self.duration)
