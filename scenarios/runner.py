@@ -75,7 +75,8 @@ def load_strategy(path: str, params: dict[str, Any]) -> Strategy:
 class Run:
     """One assembled run of a scenario (simulation mode)."""
 
-    def __init__(self, scenario: Scenario, with_strategy: bool = True) -> None:
+    def __init__(self, scenario: Scenario, with_strategy: bool = True, materialize_data: bool = False) -> None:
+        """``materialize_data`` generates all market data up front (benchmarks time the replay alone)."""
         if scenario.mode != "sim":
             raise ScenarioError(f"mode: {scenario.mode!r} runs are not available yet; use mode = 'sim'")
         self.scenario = scenario
@@ -94,7 +95,8 @@ class Run:
         self.oms = OMS(self.kernel.journal, self.portfolio, self.risk, self.kernel.now, self._notify)
         self.bus = MarketDataBus(on_mark=self._mark)
         self.venues = {v.name: self._build_venue(v) for v in scenario.venues}
-        self._build_feeds()
+        self.materialized_events = 0
+        self._build_feeds(materialize_data)
         self.strategy: Strategy | None = None
         self.ctx: Context | None = None
         if with_strategy and scenario.strategy is not None:
@@ -125,7 +127,7 @@ class Run:
         venue.attach(self.kernel, self.oms, self.bus)
         return venue
 
-    def _build_feeds(self) -> None:
+    def _build_feeds(self, materialize: bool) -> None:
         for i, cfg in enumerate(self.scenario.data):
             inst = self.by_symbol[cfg.instrument]
             params = {"instrument": inst.id, "start_ts": self.start_ns, "duration_ns": self.scenario.duration_ns}
@@ -136,7 +138,10 @@ class Run:
                 )
             except (ValueError, TypeError) as exc:
                 raise ScenarioError(f"data[{i}].params: {_first_line(exc)}") from exc
-            self.kernel.add_feed(f"{cfg.venue}:{cfg.instrument}", self.venues[cfg.venue], market.chunks())
+            chunks = list(market.chunks()) if materialize else market.chunks()
+            if materialize:
+                self.materialized_events += sum(len(c) for c in chunks)
+            self.kernel.add_feed(f"{cfg.venue}:{cfg.instrument}", self.venues[cfg.venue], chunks)
 
     def _notify(self, fn: Callable[..., None], args: tuple) -> None:
         self.kernel.call_at(self.kernel.now(), fn, *args, priority=PRIO_DELIVERY)
