@@ -159,7 +159,7 @@ class Kernel:
                 feed.consumed(stop)
                 if progress is not None:
                     progress(clock._now)
-            elif t_heap <= end:
+            elif queue and t_heap <= end:
                 env.step()
             else:
                 break

@@ -1,0 +1,60 @@
+"""Journal encoding and fingerprint behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernel.events import ADD, MD_DTYPE
+from kernel.journal import Journal, JournalRecord, encode_record
+
+
+def _events(n: int, price: int = 100) -> np.ndarray:
+    ev = np.zeros(n, MD_DTYPE)
+    ev["ts"] = np.arange(n)
+    ev["action"] = ADD
+    ev["price"] = price
+    ev["qty"] = 1
+    ev["order_id"] = np.arange(1, n + 1)
+    return ev
+
+
+def test_encoding_is_canonical_text():
+    rec = JournalRecord(5, "fill", (1, 100, 3, "M", 0.25, True, "a|b"))
+    assert encode_record(rec) == b"5|fill|1|100|3|M|0.25|1|a\\|b\n"
+
+
+def test_same_events_same_fingerprint_regardless_of_batching():
+    a, b = Journal(), Journal()
+    ev = _events(10)
+    a.market_data(ev)
+    b.market_data(ev[:3])
+    b.market_data(ev[3:])
+    for j in (a, b):
+        j.record(11, "submit", 1, 0, 1)
+    assert a.fingerprint() == b.fingerprint()
+    assert a.market_events == b.market_events == 10
+
+
+def test_any_difference_changes_fingerprint():
+    base = Journal()
+    base.market_data(_events(4))
+    base.record(1, "fill", 1, 100, 2)
+    other_md = Journal()
+    other_md.market_data(_events(4, price=101))
+    other_md.record(1, "fill", 1, 100, 2)
+    other_rec = Journal()
+    other_rec.market_data(_events(4))
+    other_rec.record(1, "fill", 1, 100, 3)
+    fps = {base.fingerprint(), other_md.fingerprint(), other_rec.fingerprint()}
+    assert len(fps) == 3
+
+
+def test_fingerprint_can_be_read_midway_without_disturbing_it():
+    j = Journal()
+    j.record(1, "x", 1)
+    first = j.fingerprint()
+    assert j.fingerprint() == first
+    j.record(2, "y", 2)
+    assert j.fingerprint() != first
+    assert j.counts == {"x": 1, "y": 1}
+    assert [r.kind for r in j.of_kind("y")] == ["y"]

@@ -1,0 +1,130 @@
+"""The event kernel: ordering by (ts, priority, seq), market-data windows, timers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kernel.events import MD_DTYPE
+from kernel.loop import PRIO_DELIVERY, PRIO_TIMER, PRIO_VENUE, Kernel
+
+
+class RecordingConsumer:
+    """Records the slices it is given; optionally schedules a callback per event."""
+
+    def __init__(self, kernel: Kernel, log: list, lookahead: float = math.inf, echo_delay: int | None = None):
+        self.kernel = kernel
+        self.log = log
+        self.lookahead = lookahead
+        self.echo_delay = echo_delay
+        self.slices: list[tuple[int, int]] = []
+
+    def lookahead_ns(self) -> float:
+        return self.lookahead
+
+    def apply_market_data(self, events, start, stop):
+        self.slices.append((start, stop))
+        for ts in events["ts"][start:stop].tolist():
+            self.log.append(("md", ts))
+            if self.echo_delay is not None:
+                self.kernel.call_at(ts + self.echo_delay, self.log.append, ("echo", ts + self.echo_delay))
+
+
+def _chunk(ts_values) -> np.ndarray:
+    ev = np.zeros(len(ts_values), MD_DTYPE)
+    ev["ts"] = ts_values
+    return ev
+
+
+def test_scheduled_events_order_by_time_then_priority_then_sequence():
+    k = Kernel(seed=1, start_ns=0)
+    log = []
+    k.call_at(10, log.append, "t10-timer", priority=PRIO_TIMER)
+    k.call_at(10, log.append, "t10-delivery-a", priority=PRIO_DELIVERY)
+    k.call_at(10, log.append, "t10-venue", priority=PRIO_VENUE)
+    k.call_at(10, log.append, "t10-delivery-b", priority=PRIO_DELIVERY)
+    k.call_at(5, log.append, "t5")
+    k.run(100)
+    assert log == ["t5", "t10-venue", "t10-delivery-a", "t10-delivery-b", "t10-timer"]
+    assert k.now() == 100
+
+
+def test_clock_reads_event_time_inside_callbacks():
+    k = Kernel(seed=1, start_ns=1_000)
+    seen = []
+    k.call_at(1_500, lambda: seen.append(k.now()))
+    k.call_after(7, lambda: seen.append(k.now()))
+    k.run()
+    assert seen == [1_007, 1_500]
+
+
+def test_scheduling_in_the_past_raises():
+    k = Kernel(seed=1, start_ns=1_000)
+    with pytest.raises(ValueError, match="cannot schedule at 999"):
+        k.call_at(999, print)
+
+
+def test_market_data_interleaves_with_scheduled_events_and_wins_ties():
+    k = Kernel(seed=1, start_ns=0)
+    log = []
+    consumer = RecordingConsumer(k, log)
+    k.add_feed("f", consumer, iter([_chunk([1, 2, 5]), _chunk([7, 9])]))
+    k.call_at(5, log.append, ("timer", 5))
+    k.call_at(8, log.append, ("timer", 8))
+    k.run(100)
+    assert log == [("md", 1), ("md", 2), ("md", 5), ("timer", 5), ("md", 7), ("timer", 8), ("md", 9)]
+    assert k.md_events == 5
+    assert k.journal.market_events == 5
+
+
+def test_lookahead_bounds_batches_so_callbacks_are_never_late():
+    k = Kernel(seed=1, start_ns=0)
+    log = []
+    consumer = RecordingConsumer(k, log, lookahead=3, echo_delay=3)
+    k.add_feed("f", consumer, iter([_chunk([0, 1, 2, 3, 4, 10, 11])]))
+    k.run(100)
+    # Every echo lands before any market event later than it.
+    times = [t for _, t in log]
+    assert times == sorted(times)
+    assert ("echo", 3) in log and log.index(("echo", 3)) < log.index(("md", 4))
+
+
+def test_unbounded_lookahead_applies_a_whole_chunk_at_once():
+    k = Kernel(seed=1, start_ns=0)
+    consumer = RecordingConsumer(k, [])
+    k.add_feed("f", consumer, iter([_chunk(list(range(1000)))]))
+    k.run()
+    assert consumer.slices == [(0, 1000)]
+
+
+def test_two_feeds_merge_in_time_order():
+    k = Kernel(seed=1, start_ns=0)
+    log_a, log_b, merged = [], [], []
+    a = RecordingConsumer(k, log_a)
+    b = RecordingConsumer(k, log_b)
+    a.apply_market_data = _tagging(a.apply_market_data, merged, "a")
+    b.apply_market_data = _tagging(b.apply_market_data, merged, "b")
+    k.add_feed("a", a, iter([_chunk([1, 4, 6])]))
+    k.add_feed("b", b, iter([_chunk([2, 3, 7])]))
+    k.run()
+    assert merged == [("a", 1), ("b", 2), ("b", 3), ("a", 4), ("a", 6), ("b", 7)]
+
+
+def _tagging(fn, out, tag):
+    def wrapped(events, start, stop):
+        out.extend((tag, t) for t in events["ts"][start:stop].tolist())
+        fn(events, start, stop)
+
+    return wrapped
+
+
+def test_run_stops_at_end_and_resumes():
+    k = Kernel(seed=1, start_ns=0)
+    log = []
+    k.add_feed("f", RecordingConsumer(k, log), iter([_chunk([1, 5, 9])]))
+    k.run(5)
+    assert log == [("md", 1), ("md", 5)]
+    k.run(20)
+    assert log[-1] == ("md", 9)
