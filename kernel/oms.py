@@ -62,16 +62,18 @@ class OMS:
             raise OrderRejected(f"no venue trades instrument {instrument}") from None
 
     # -- exposure -------------------------------------------------------------
-    def open_qty(self, instrument: int) -> tuple[int, int]:
-        """(open buy qty, open sell qty) of working orders in ``instrument``."""
-        buy = sell = 0
+    def open_qty(self, instrument: int) -> tuple[int, int, int]:
+        """(open buy qty, open sell qty) of working orders in ``instrument``, and the
+        open qty of working orders in every other instrument."""
+        buy = sell = other = 0
         for o in self.working.values():
-            if o.instrument == instrument:
-                if o.side > 0:
-                    buy += o.leaves_qty
-                else:
-                    sell += o.leaves_qty
-        return buy, sell
+            if o.instrument != instrument:
+                other += o.leaves_qty
+            elif o.side > 0:
+                buy += o.leaves_qty
+            else:
+                sell += o.leaves_qty
+        return buy, sell, other
 
     def working_orders(self, instrument: int | None = None, owner: int | None = None) -> list[Order]:
         return [
@@ -99,9 +101,10 @@ class OMS:
             return self._reject(
                 order, "routing", f"order {order.order_id}: no venue trades instrument {order.instrument}"
             )
-        buy, sell = self.open_qty(order.instrument)
+        buy, sell, other = self.open_qty(order.instrument)
+        ref = venue.reference_price(order.instrument)
         decision = self.risk.check_order(
-            order, ts, venue.reference_price(order.instrument), len(self.working), buy, sell, flatten=flatten
+            order, ts, ref, len(self.working), buy, sell, flatten=flatten, other_open_lots=other
         )
         self._journal_risk(ts, order.order_id, decision.accepted, decision.check, decision.reason)
         if not decision.accepted:
@@ -129,9 +132,18 @@ class OMS:
             return False
         ts = self._now()
         venue = self._venues[order.instrument]
-        buy, sell = self.open_qty(order.instrument)
+        buy, sell, other = self.open_qty(order.instrument)
+        ref = venue.reference_price(order.instrument)
         decision = self.risk.check_amend(
-            order, new_price, new_qty, ts, venue.reference_price(order.instrument), len(self.working), buy, sell
+            order,
+            order.price if new_price is None else new_price,
+            order.qty if new_qty is None else new_qty,
+            ts,
+            ref,
+            len(self.working),
+            buy,
+            sell,
+            other_open_lots=other,
         )
         self._journal_risk(ts, order_id, decision.accepted, decision.check, decision.reason)
         if not decision.accepted:
@@ -156,7 +168,7 @@ class OMS:
 
     def flatten(self) -> None:
         """Send market orders that close every open position (allowed while halted)."""
-        for instrument in sorted(self.portfolio.positions()):
+        for instrument in sorted(self.portfolio.tick_values):
             pos = self.portfolio.position(instrument)
             if pos:
                 side = Side.SELL if pos > 0 else Side.BUY
