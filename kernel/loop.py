@@ -11,6 +11,7 @@ scheduled event fires.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ import simpy
 from simpy.events import Event
 
 from kernel.clock import SimClock
+from kernel.errors import DataError
 from kernel.interfaces import MarketDataConsumer
 from kernel.journal import Journal
 from kernel.rng import RngStreams
@@ -44,37 +46,60 @@ class _Call(Event):
 
 
 class _Feed:
-    """Cursor over one market-data source's chunks."""
+    """Cursor over one market-data source's chunks.
 
-    __slots__ = ("consumer", "chunks", "chunk", "ts", "pos", "name")
+    Applied events are journaled per chunk (one hash update when a chunk is
+    done, or when the loop stops midway), so the journal sees exactly the
+    applied events whatever the window boundaries were.
+    """
 
-    def __init__(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray]) -> None:
+    __slots__ = ("consumer", "chunks", "chunk", "ts", "pos", "name", "journal", "hashed", "next_ts")
+
+    def __init__(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray], journal: Journal):
         self.name = name
         self.consumer = consumer
         self.chunks = chunks
+        self.journal = journal
         self.chunk: np.ndarray | None = None
-        self.ts: np.ndarray | None = None
+        self.ts: list[int] = []
         self.pos = 0
+        self.hashed = 0
+        self.next_ts: float = math.inf
         self._load()
 
     def _load(self) -> None:
         for chunk in self.chunks:
             if len(chunk):
+                ts = chunk["ts"]
+                if len(ts) > 1 and bool((ts[1:] < ts[:-1]).any()):
+                    bad = int(np.argmax(ts[1:] < ts[:-1])) + 1
+                    raise DataError(
+                        f"feed {self.name}: timestamps go backwards at event {bad} of a chunk "
+                        f"({int(ts[bad - 1])} -> {int(ts[bad])})"
+                    )
+                if self.ts and ts[0] < self.ts[-1]:
+                    raise DataError(f"feed {self.name}: a chunk starts before the previous one ended")
                 self.chunk = chunk
-                self.ts = chunk["ts"]
-                self.pos = 0
+                self.ts = ts.tolist()
+                self.pos = self.hashed = 0
+                self.next_ts = self.ts[0]
                 return
         self.chunk = None
-        self.ts = None
+        self.next_ts = math.inf
 
-    @property
-    def next_ts(self) -> float:
-        return int(self.ts[self.pos]) if self.chunk is not None else math.inf
+    def flush(self) -> None:
+        """Journal the applied but not yet journaled events of the current chunk."""
+        if self.chunk is not None and self.pos > self.hashed:
+            self.journal.market_data(self.chunk[self.hashed : self.pos])
+            self.hashed = self.pos
 
     def consumed(self, stop: int) -> None:
         self.pos = stop
-        if stop >= len(self.chunk):
+        if stop >= len(self.ts):
+            self.flush()
             self._load()
+        else:
+            self.next_ts = self.ts[stop]
 
 
 class Kernel:
@@ -118,7 +143,7 @@ class Kernel:
     # -- market data ------------------------------------------------------
     def add_feed(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray]) -> None:
         """Register a market-data source whose events ``consumer`` applies."""
-        self._feeds.append(_Feed(name, consumer, iter(chunks)))
+        self._feeds.append(_Feed(name, consumer, iter(chunks), self.journal))
 
     # -- the loop ---------------------------------------------------------
     def run(self, end_ns: int | None = None, progress: Callable[[int], None] | None = None) -> None:
@@ -126,7 +151,6 @@ class Kernel:
         end = math.inf if end_ns is None else end_ns
         env = self.env
         feeds = self._feeds
-        journal = self.journal
         clock = self.clock
         queue = env._queue  # peeked directly: env.peek() costs a call per step
         while not self.stopped:
@@ -144,16 +168,12 @@ class Kernel:
                         bound = other.next_ts
                 start = feed.pos
                 ts = feed.ts
-                stop = int(np.searchsorted(ts, bound, side="right")) if bound < ts[-1] else len(ts)
-                if stop <= start:
-                    stop = start + 1
+                stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
                 if t_md > clock._now:
-                    clock._now = int(t_md)
-                chunk = feed.chunk
-                feed.consumer.apply_market_data(chunk, start, stop)
-                journal.market_data(chunk[start:stop])
+                    clock._now = t_md
+                feed.consumer.apply_market_data(feed.chunk, start, stop)
                 self.md_events += stop - start
-                last = int(ts[stop - 1])
+                last = ts[stop - 1]
                 if last > clock._now:
                     clock._now = last
                 feed.consumed(stop)
@@ -163,6 +183,8 @@ class Kernel:
                 env.step()
             else:
                 break
+        for f in feeds:
+            f.flush()
         if end != math.inf and clock._now < end and not self.stopped:
             clock._now = int(end)
 

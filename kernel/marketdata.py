@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class MarketDataBus:
     """Subscriptions and dispatch of ``on_book`` / ``on_trade``."""
 
-    def __init__(self, on_mark: Callable[[int, int, int], None] | None = None) -> None:
+    def __init__(self, on_mark: Callable[[int, float, int], None] | None = None) -> None:
         self._book_subs: dict[int, list[Strategy]] = {}
         self._trade_subs: dict[int, list[Strategy]] = {}
         self._on_mark = on_mark  # (instrument, mid price in ticks, ts) -> None

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel.clock import NS_PER_S
+from kernel.clock import NS_PER_S, parse_duration
 from kernel.context import Context
 from kernel.errors import ScenarioError
 from kernel.instruments import Instrument
@@ -109,15 +109,17 @@ class Run:
 
     # -- assembly -------------------------------------------------------------
     def _build_venue(self, cfg: VenueConfig) -> SimulatedVenue:
-        rng = self.kernel.rng
-        try:
-            latency = VenueLatency(
-                latency_from_config(cfg.latency.market_data, rng.stream(f"venue:{cfg.name}:latency:market_data")),
-                latency_from_config(cfg.latency.order_entry, rng.stream(f"venue:{cfg.name}:latency:order_entry")),
-                latency_from_config(cfg.latency.response, rng.stream(f"venue:{cfg.name}:latency:response")),
-            )
-        except ScenarioError as exc:
-            raise ScenarioError(f"venues.{cfg.name}.latency: {exc}") from exc
+        channels = []
+        for channel in ("market_data", "order_entry", "response"):
+            value = getattr(cfg.latency, channel)
+            try:
+                if isinstance(value, str):
+                    value = parse_duration(value)
+                rng = self.kernel.rng.stream(f"venue:{cfg.name}:latency:{channel}")
+                channels.append(latency_from_config(value, rng))
+            except (ScenarioError, ValueError) as exc:
+                raise ScenarioError(f"venues.{cfg.name}.latency.{channel}: {exc}") from exc
+        latency = VenueLatency(*channels)
         try:
             fees = fee_model_from_config(cfg.fees)
         except ScenarioError as exc:
@@ -148,7 +150,8 @@ class Run:
 
     def _mark(self, instrument: int, price: float, ts: int) -> None:
         self.portfolio.mark(instrument, price, ts)
-        self.oms.on_mark(ts)
+        if self.portfolio.position(instrument):  # a mark moves PnL only when not flat
+            self.oms.on_mark(ts)
 
     # -- execution --------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> RunResult:

@@ -1029,6 +1029,8 @@ class MatchingEngine:
         best bid/ask price or visible quantity.  numpy arrays are converted to
         lists chunk by chunk (pass lists from ``ndarray.tolist()`` to avoid that).
         """
+        if type(ts) is list and type(action) is list:  # the common case: columns from tolist()
+            return self._apply(ts, order_id, price, qty, action, side, start, stop, watch_top)
         cols = (ts, order_id, price, qty, action, side)
         if not any(isinstance(c, np.ndarray) for c in cols):
             return self._apply(ts, order_id, price, qty, action, side, start, stop, watch_top)
