@@ -75,8 +75,15 @@ def load_strategy(path: str, params: dict[str, Any]) -> Strategy:
 class Run:
     """One assembled run of a scenario (simulation mode)."""
 
-    def __init__(self, scenario: Scenario, with_strategy: bool = True, materialize_data: bool = False) -> None:
-        """``materialize_data`` generates all market data up front (benchmarks time the replay alone)."""
+    def __init__(
+        self,
+        scenario: Scenario,
+        with_strategy: bool = True,
+        materialize_data: bool = False,
+        strategy: Strategy | None = None,
+    ) -> None:
+        """``materialize_data`` generates all market data up front (benchmarks time the replay
+        alone); ``strategy`` runs this instance instead of the scenario's strategy."""
         if scenario.mode != "sim":
             raise ScenarioError(f"mode: {scenario.mode!r} runs are not available yet; use mode = 'sim'")
         self.scenario = scenario
@@ -99,13 +106,13 @@ class Run:
         self._build_feeds(materialize_data)
         self.strategy: Strategy | None = None
         self.ctx: Context | None = None
-        if with_strategy and scenario.strategy is not None:
-            cfg = scenario.strategy
-            self.strategy = load_strategy(cfg.path, cfg.params)
-            self.ctx = Context(
-                self.kernel, self.oms, self.bus, self.strategy, cfg.name, STRATEGY_OWNER, self.instruments
-            )
-            self.strategy.ctx = self.ctx
+        if strategy is None and with_strategy and scenario.strategy is not None:
+            strategy = load_strategy(scenario.strategy.path, scenario.strategy.params)
+        if strategy is not None:
+            name = scenario.strategy.name if scenario.strategy else type(strategy).__name__
+            self.strategy = strategy
+            self.ctx = Context(self.kernel, self.oms, self.bus, strategy, name, STRATEGY_OWNER, self.instruments)
+            strategy.ctx = self.ctx
 
     # -- assembly -------------------------------------------------------------
     def _build_venue(self, cfg: VenueConfig) -> SimulatedVenue:
