@@ -95,10 +95,14 @@ class Scripted(Strategy):
         self.books.append(book)
 
     def on_order_event(self, order, report) -> None:
-        self.events.append((self.ctx.now() - START, order.order_id, order.status.name, report.kind.name if report else None))
+        self.events.append(
+            (self.ctx.now() - START, order.order_id, order.status.name, report.kind.name if report else None)
+        )
 
     def on_fill(self, order, report) -> None:
-        self.fills.append((self.ctx.now() - START, order.order_id, report.price, report.qty, report.liquidity, report.fee))
+        self.fills.append(
+            (self.ctx.now() - START, order.order_id, report.price, report.qty, report.liquidity, report.fee)
+        )
 
 
 def run_with(sc: Scenario, data: np.ndarray | None, strategy: Strategy | None = None) -> Run:

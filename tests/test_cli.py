@@ -13,7 +13,9 @@ import pytest
 from scenarios.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SHORT_TOML = (ROOT / "scenarios" / "bundled" / "default.toml").read_text().replace('duration = "30s"', 'duration = "2s"')
+SHORT_TOML = (
+    (ROOT / "scenarios" / "bundled" / "default.toml").read_text().replace('duration = "30s"', 'duration = "2s"')
+)
 
 
 @pytest.fixture
