@@ -19,8 +19,8 @@ SHORT = {"duration": "3s"}
 # Golden fingerprints of the bundled scenarios shortened to 3 s. They change only
 # when behaviour changes on purpose: update them in the same commit, saying why.
 GOLDEN = {
-    "default": "17d02b866a71eaa101e3750de26ed3388e1878faad778ffded4bd07c17b25e11",
-    "taker": "6380fb9bbc56e85d44dd3d12fe14dd100c2429b8c28d620538af6d28d30ba002",
+    "default": "1b8d4c61bf784416b2193f08d729a9cd1392b4c295a4144ff14fcb857fe82e4f",
+    "taker": "45cd724cee84713e0581b5fc924ec4b36bb4f996f6295af90e5d67fc6ee6eb1f",
 }
 
 
