@@ -28,9 +28,10 @@ def _time_run(scenario, with_strategy: bool) -> tuple[float, Run, dict[str, Any]
     return time.perf_counter() - t0, run, result.summary
 
 
-def run_benchmarks(scenario_name: str | None = None, repeat: int = 1) -> dict[str, Any]:
-    """Run every case ``repeat`` times and keep the best (least disturbed) timing."""
-    scenario, _ = load_scenario(scenario_name)
+def run_benchmarks(scenario_name: str | None = None, repeat: int = 1, duration: str | None = None) -> dict[str, Any]:
+    """Run every case ``repeat`` times and keep the best (least disturbed) timing.
+    ``duration`` shortens or lengthens the scenario (e.g. "5s")."""
+    scenario, _ = load_scenario(scenario_name, {"duration": duration} if duration else None)
     results: list[dict[str, Any]] = []
 
     def case(name: str, with_strategy: bool) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from scenarios.bench import run_benchmarks
 
-    report = run_benchmarks(args.scenario, repeat=args.repeat)
+    report = run_benchmarks(args.scenario, repeat=args.repeat, duration=args.duration)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("scenario", nargs="?", default=None)
     bp.add_argument("--json", action="store_true")
     bp.add_argument("--repeat", type=int, default=1, help="runs per case; the best is reported")
+    bp.add_argument("--duration", help="override the scenario duration, e.g. 10s")
     bp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     bp.set_defaults(func=cmd_bench)
 

@@ -133,3 +133,15 @@ def test_console_script_runs_without_traceback(tmp_path):
         env=env, cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert "Traceback" in debug.stderr
+
+
+def test_bench_json_reports_each_case(capsys):
+    assert main(["bench", "--json", "--duration", "200ms"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    names = [r["name"] for r in report["results"]]
+    assert names[0].startswith("synthetic generator")
+    assert any("no strategy" in n for n in names) and any("strategy woken" in n for n in names)
+    replay = report["results"][1:]
+    assert replay[0]["events"] == replay[1]["events"] > 1000
+    assert replay[1]["strategy_wakeups"] > 0 and replay[0]["strategy_wakeups"] == 0
+    assert report["peak_rss_mb"] > 0

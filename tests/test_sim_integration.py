@@ -156,3 +156,30 @@ def test_duplicate_cancel_requests_are_refused_locally():
     run.run()
     assert s.orders == {"a": True, "b": False}
     assert run.oms.orders[1].status == OrderStatus.CANCELLED
+
+
+def test_day_order_expires_at_session_end_and_gtd_at_its_time():
+    gtd_at = START + 300_000
+
+    def place(st):
+        st.ctx.submit(0, Side.BUY, 1, 99, tif=TimeInForce.DAY)
+        st.ctx.submit(0, Side.BUY, 1, 98, tif=TimeInForce.GTD, expire_ts=gtd_at)
+
+    s = Scripted([(10_000, place)])
+    run = run_with(scenario(), events(book_rows()), s)
+    run.run()
+    day, gtd = run.oms.orders[1], run.oms.orders[2]
+    assert day.status == OrderStatus.EXPIRED and gtd.status == OrderStatus.EXPIRED
+    assert gtd.updated_ts == gtd_at + RESPONSE
+    assert day.updated_ts == run.end_ns + RESPONSE
+    assert [r.fields[0] for r in run.kernel.journal.of_kind("expire")] == [2, 1]
+
+
+def test_post_only_that_would_cross_is_rejected_by_venue_with_reason():
+    s = Scripted([(10_000, lambda st: st.ctx.submit(0, Side.BUY, 1, 101, post_only=True))])
+    run = run_with(scenario(), events(book_rows()), s)
+    run.run()
+    order = run.oms.orders[1]
+    assert order.status == OrderStatus.REJECTED
+    assert order.reject_reason == "post-only order 1 would cross best ask 101"
+    assert s.events == [(10_000 + ENTRY + RESPONSE, 1, "REJECTED", "REJECT")]

@@ -165,7 +165,9 @@ class SimulatedVenue:
             self._live.add(oid)
         elif kind in _TERMINAL_KINDS:
             self._live.discard(oid)
-        report = ExecReport(ReportKind(kind), r.ts, oid, r.owner, r.price, r.qty, r.leaves, r.reason, r.liquidity, fee)
+        # Reasons name the engine's id; the strategy knows the OMS id.
+        reason = r.reason.replace(str(r.order_id), str(oid)) if r.reason else ""
+        report = ExecReport(ReportKind(kind), r.ts, oid, r.owner, r.price, r.qty, r.leaves, reason, r.liquidity, fee)
         self.kernel.call_at(self._response.arrival(r.ts), self.oms.on_report, report, priority=PRIO_DELIVERY)
 
     def _make_trade_hook(self, instrument: int):
