@@ -19,8 +19,8 @@ SHORT = {"duration": "3s"}
 # Golden fingerprints of the bundled scenarios shortened to 3 s. They change only
 # when behaviour changes on purpose: update them in the same commit, saying why.
 GOLDEN = {
-    "default": "1b8d4c61bf784416b2193f08d729a9cd1392b4c295a4144ff14fcb857fe82e4f",
-    "taker": "45cd724cee84713e0581b5fc924ec4b36bb4f996f6295af90e5d67fc6ee6eb1f",
+    "default": "9113b273a8393de7c73ee582bf8f8b454cddfa9fdb9b66c38ccec102baac3db4",
+    "taker": "c59d88ad2979f03fe1e00ffba3183f2b31c9824bd324654b74998a388de664cd",
 }
 
 
