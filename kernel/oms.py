@@ -23,6 +23,28 @@ if TYPE_CHECKING:
 S = OrderStatus
 
 
+class OMSObserver:
+    """Optional listener on the OMS (telemetry, the run store writer, alerting).
+
+    Subclass and override what you need. Calls happen synchronously on the
+    trading thread, after the OMS has applied the change, so an observer must
+    be cheap and must not raise; it must not mutate what it is given. With no
+    observers attached the OMS pays one falsy-list check per event.
+    """
+
+    def on_order(self, order: Order) -> None:
+        """``order`` was created or changed state (submitted, rejected, acked, filled, ...)."""
+
+    def on_fill(self, fill: dict) -> None:
+        """A fill was applied; ``fill`` is the dict appended to ``OMS.fills``."""
+
+    def on_risk(self, event: dict) -> None:
+        """A pre-trade risk decision; ``event`` is the dict appended to ``OMS.risk_events``."""
+
+    def on_state(self, state: TradingState) -> None:
+        """The trading state changed (PnL limits or the kill switch)."""
+
+
 class OMS:
     """Tracks every order of a run and routes it through risk to its venue."""
 
@@ -49,6 +71,7 @@ class OMS:
         self.risk_events: list[dict] = []
         self.rejections = 0
         self.late_reports = 0
+        self.observers: list[OMSObserver] = []  # see OMSObserver; empty = no cost
 
     # -- wiring -------------------------------------------------------------
     def route(self, instrument: int, venue: Venue) -> None:
@@ -112,6 +135,8 @@ class OMS:
         order.transition(S.PENDING_NEW, ts)
         self.working[order.order_id] = order
         venue.submit(order)
+        if self.observers:
+            self._observe_order(order)
         return order
 
     def cancel(self, order_id: int) -> bool:
@@ -123,6 +148,8 @@ class OMS:
         order.transition(S.PENDING_CANCEL, ts)
         self.journal.record(ts, "cancel_request", order_id)
         self._venues[order.instrument].cancel(order)
+        if self.observers:
+            self._observe_order(order)
         return True
 
     def amend(self, order_id: int, new_price: int | None = None, new_qty: int | None = None) -> bool:
@@ -154,13 +181,19 @@ class OMS:
         self.journal.record(ts, "amend_request", order_id, new_price or 0, new_qty or 0)
         leaves = None if new_qty is None else new_qty - order.filled_qty
         venue.amend(order, new_price, leaves)
+        if self.observers:
+            self._observe_order(order)
         return True
 
     def kill(self, reason: str, flatten: bool = False) -> None:
         """Kill switch: halt trading, cancel every working order, optionally flatten."""
         ts = self._now()
+        was = self.risk.state
         self.risk.kill(ts, reason)
         self.journal.record(ts, "kill", reason, int(flatten))
+        if self.observers and self.risk.state != was:
+            for obs in self.observers:
+                obs.on_state(self.risk.state)
         for order_id in list(self.working):
             self.cancel(order_id)
         if flatten:
@@ -208,6 +241,8 @@ class OMS:
         if order.is_terminal:
             self.working.pop(order.order_id, None)
             self._pending_amend.pop(order.order_id, None)
+        if self.observers:
+            self._observe_order(order)
         self._emit(order, report)
 
     def _on_fill(self, order: Order, report: ExecReport, ts: int) -> None:
@@ -225,6 +260,10 @@ class OMS:
         if order.is_terminal:
             self.working.pop(order.order_id, None)
             self._pending_amend.pop(order.order_id, None)
+        if self.observers:
+            self._observe_order(order)
+            for obs in self.observers:
+                obs.on_fill(fill)
         self._after_pnl_change(ts)
         strategy = self._owners.get(order.order_id)
         if strategy is not None:
@@ -261,20 +300,27 @@ class OMS:
         order.transition(S.REJECTED, ts)
         self.rejections += 1
         self.journal.record(ts, "reject", order.order_id, check, reason)
+        if self.observers:
+            self._observe_order(order)
         self._emit(order, None)
         return order
 
     def _journal_risk(self, ts: int, order_id: int, accepted: bool, check: str, reason: str) -> None:
         self.journal.record(ts, "risk", order_id, int(accepted), check, reason)
-        self.risk_events.append(
-            {"seq": len(self.risk_events), "ts": ts, "order_id": order_id, "accepted": accepted,
-             "check": check, "reason": reason}
-        )  # fmt: skip
+        event = {"seq": len(self.risk_events), "ts": ts, "order_id": order_id, "accepted": accepted,
+                 "check": check, "reason": reason}  # fmt: skip
+        self.risk_events.append(event)
+        if self.observers:
+            for obs in self.observers:
+                obs.on_risk(event)
 
     def _after_pnl_change(self, ts: int) -> None:
         new_state = self.risk.on_pnl(ts)
         if new_state is not None:
             self.journal.record(ts, "trading_state", new_state.name)
+            if self.observers:
+                for obs in self.observers:
+                    obs.on_state(new_state)
             if new_state == TradingState.HALTED:
                 for order_id in list(self.working):
                     self.cancel(order_id)
@@ -282,6 +328,10 @@ class OMS:
     def on_mark(self, ts: int) -> None:
         """Call after marking the portfolio: PnL limits may change the trading state."""
         self._after_pnl_change(ts)
+
+    def _observe_order(self, order: Order) -> None:
+        for obs in self.observers:
+            obs.on_order(order)
 
     def _emit(self, order: Order, report: ExecReport | None) -> None:
         strategy = self._owners.get(order.order_id)
