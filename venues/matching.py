@@ -238,6 +238,7 @@ class MatchingEngine:
         self.unknown_ids = 0  # cancels/removes/executes/modifies of ids the engine does not know
         self.duplicate_ids = 0  # background adds of an id that is already live (ignored)
         self._orders: dict[int, list] = {}
+        self._own_resting: dict[int, list] = {}  # resting participant orders (L3 replay queue realism)
         self._bids: dict[int, list] = {}  # price -> [visible qty, {order_id: record}]
         self._asks: dict[int, list] = {}
         self._bid_px: SortedList = SortedList()
@@ -304,12 +305,16 @@ class MatchingEngine:
                 lvl[0] += rec[_VIS]
                 lvl[1][oid] = rec
         self._orders[oid] = rec
+        if rec[_OWN]:
+            self._own_resting[oid] = rec
 
     def _unlink(self, rec: list) -> None:
         """Take ``rec`` out of the book (its quantities are left untouched)."""
         p = rec[_PX]
         oid = rec[_OID]
         del self._orders[oid]
+        if rec[_OWN]:
+            del self._own_resting[oid]
         if rec[_SIDE] > 0:
             lvl = self._bids[p]
             q = lvl[1]
@@ -934,6 +939,10 @@ class MatchingEngine:
         if rec is None:
             self.unknown_ids += 1
             return False
+        if self._own_resting and not rec[_OWN] and qty > 0:
+            qty -= self._fill_participants_ahead(ts, rec, qty)
+            if qty <= 0:
+                return True
         vis = rec[_VIS]
         hid = rec[_HID]
         f = min(qty, vis + hid)
@@ -964,6 +973,48 @@ class MatchingEngine:
         self._emit(_FILL, ts, order_id, rec[_OWN], px, f, rec[_VIS] + rec[_HID], "", "M")
         self._after(ts)
         return True
+
+    def _fill_participants_ahead(self, ts: int, rec: list, qty: int) -> int:
+        """L3 replay realism: a historical execution of background order ``rec`` means an
+        aggressor traded ``qty`` there. Participant orders with priority over ``rec`` (a
+        better price on the same side, or the same price earlier in the queue) would have
+        traded first: fill them (visible quantity, price-time order, at their own price)
+        and return the quantity they took. The historical order keeps that quantity:
+        it was not hit in this counterfactual (the market impact of our presence), and
+        later events about it (cancels, executions) apply to it as recorded.
+        """
+        side = rec[_SIDE]
+        px = rec[_PX]
+        better: set[int] = set()
+        same_level = False
+        for r in self._own_resting.values():
+            if r[_SIDE] == side and r[_VIS] > 0:
+                rp = r[_PX]
+                if rp == px:
+                    same_level = True
+                elif (rp > px) if side > 0 else (rp < px):
+                    better.add(rp)
+        if not better and not same_level:
+            return 0
+        ahead: list[list] = []
+        book = self._bids if side > 0 else self._asks
+        for p in sorted(better, reverse=side > 0):
+            ahead.extend(r for r in book[p][1].values() if r[_OWN])
+        if same_level:
+            for r in book[px][1].values():
+                if r is rec:
+                    break
+                if r[_OWN]:
+                    ahead.append(r)
+        taken = 0
+        for r in ahead:
+            if taken >= qty:
+                break
+            f = min(qty - taken, r[_VIS])
+            if f > 0:
+                self.execute(ts, r[_OID], f, r[_PX])
+                taken += f
+        return taken
 
     def modify(self, ts: int, order_id: int, price: int, qty: int) -> bool:
         """Replay a modify to ``price`` (<= 0: unchanged) and total ``qty`` (<= 0: delete).
@@ -999,6 +1050,7 @@ class MatchingEngine:
         self._orders.clear()
         self._bids.clear()
         self._asks.clear()
+        self._own_resting.clear()
         self._bid_px.clear()
         self._ask_px.clear()
         self._bb = self._ba = 0
