@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import time
 from datetime import UTC, datetime
 
@@ -53,9 +52,9 @@ SNAPSHOTS_IN = [
 SUMMARY = {"scenario": "default", "seed": 7, "fills": 2, "net_pnl": 11.875, "positions": {"ES": 5}, "wall_seconds": 0.5}
 
 
-# Set to a PostgreSQL URL (e.g. postgresql+psycopg://user@127.0.0.1:5432/db) to run every
-# store test on PostgreSQL too; the tests drop and re-create the store's tables there.
-POSTGRES_URL = os.environ.get("PARITY_TEST_POSTGRES_URL", "")
+# Every store test runs on SQLite and on PostgreSQL: PARITY_TEST_POSTGRES_URL names a server
+# (e.g. postgresql+psycopg://user@127.0.0.1:5432/db), else tests/conftest.py starts a throwaway
+# cluster (skipped without PostgreSQL server binaries); the tests drop and re-create the tables.
 
 
 @pytest.fixture
@@ -66,27 +65,14 @@ def db_path(tmp_path):
 @pytest.fixture(
     params=[
         "sqlite",
-        pytest.param(
-            "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(not POSTGRES_URL, reason="PARITY_TEST_POSTGRES_URL is not set"),
-            ],
-        ),
+        pytest.param("postgres", marks=pytest.mark.postgres),
     ]
 )
 def store(request, db_path):
     if request.param == "sqlite":
         s = RunStore(f"sqlite:///{db_path}")
     else:
-        from sqlalchemy import create_engine
-
-        from adapters.store.schema import Base
-
-        engine = create_engine(POSTGRES_URL)
-        Base.metadata.drop_all(engine)
-        engine.dispose()
-        s = RunStore(POSTGRES_URL)
+        s = RunStore(request.getfixturevalue("fresh_postgres_url"))
     yield s
     s.close()
 
@@ -118,7 +104,7 @@ def test_round_trip(store):
     assert run == {
         "run_id": RUN, "scenario_name": "default", "scenario_text": TOML, "seed": 7, "mode": "sim",
         "engine": "reference", "status": "complete", "fingerprint": "f" * 64, "summary": SUMMARY, "error": None,
-        "counts": {"orders": 2, "fills": 2, "risk_events": 2, "pnl_snapshots": 2},
+        "counts": {"orders": 2, "fills": 2, "risk_events": 2, "pnl_snapshots": 2, "alerts": 0},
     }  # fmt: skip
     assert started.tzinfo is UTC and finished.tzinfo is UTC
     assert before <= started <= finished <= datetime.now(UTC)
@@ -138,7 +124,9 @@ def test_data_survives_reopening_the_file(db_path):
     with RunStore(f"sqlite:///{db_path}") as first:
         write_full_run(first)
     with RunStore(f"sqlite:///{db_path}") as second:
-        assert second.get_run(RUN)["counts"] == {"orders": 2, "fills": 2, "risk_events": 2, "pnl_snapshots": 2}
+        assert second.get_run(RUN)["counts"] == {
+            "orders": 2, "fills": 2, "risk_events": 2, "pnl_snapshots": 2, "alerts": 0
+        }  # fmt: skip
         assert second.fills(RUN) == FILLS_OUT
 
 

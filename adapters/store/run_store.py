@@ -66,7 +66,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from adapters.store.schema import Base, FillRow, OrderRow, PnlSnapshotRow, RiskEventRow, RunRow
+from adapters.store.schema import AlertRow, Base, FillRow, OrderRow, PnlSnapshotRow, RiskEventRow, RunRow
 from kernel.errors import AdapterError
 from kernel.orders import OrderStatus, OrderType, Side, TimeInForce
 
@@ -93,6 +93,7 @@ ROW_DEFAULTS: dict[str, dict[str, Any]] = {
     "fills": {"fee": 0.0, "liquidity": ""},
     "risk_events": {"reason": "", "order_id": None},
     "pnl_snapshots": {"instrument": None, "position": 0, "fees": 0.0},
+    "alerts": {"wall_ts": 0, "severity": "warning", "state": "firing", "value": None, "message": ""},
 }
 """Values used for columns a row does not mention (all other columns are required)."""
 
@@ -264,6 +265,7 @@ _ORDERS = _TableSpec(OrderRow)
 _FILLS = _TableSpec(FillRow)
 _RISK_EVENTS = _TableSpec(RiskEventRow)
 _PNL_SNAPSHOTS = _TableSpec(PnlSnapshotRow)
+_ALERTS = _TableSpec(AlertRow)
 
 
 def _jsonable(value: Any, path: str) -> Any:
@@ -301,6 +303,9 @@ class RunStore:
         echo: log every SQL statement (SQLAlchemy ``echo``).
         connect_timeout: seconds a network database (PostgreSQL, MySQL) gets
             to accept the connection, unless the URL sets ``connect_timeout``.
+        migrate: bring the schema to the newest Alembic revision (a new
+            database gets the tables and is stamped; an older one is
+            upgraded). ``False``: only create missing tables (no Alembic).
 
     Raises:
         AdapterError: the URL is invalid, its driver is not installed or the
@@ -314,6 +319,7 @@ class RunStore:
         echo: bool = False,
         *,
         connect_timeout: int = DEFAULT_CONNECT_TIMEOUT_S,
+        migrate: bool = True,
     ) -> None:
         self._closed = False
         try:
@@ -339,7 +345,12 @@ class RunStore:
         if backend == "sqlite":
             event.listen(engine, "connect", _sqlite_on_connect)
         try:
-            Base.metadata.create_all(engine)
+            if migrate:
+                from adapters.store.migrate import ensure_schema
+
+                ensure_schema(engine)
+            else:
+                Base.metadata.create_all(engine)
         except Exception as exc:  # connection refused, auth, timeout, permissions
             engine.dispose()
             raise AdapterError(f"cannot open run store {self.url}: {_reason(exc, secrets)}") from None
@@ -544,6 +555,66 @@ class RunStore:
         """Append PnL snapshots in one transaction (``instrument`` None = portfolio total)."""
         self._add(_PNL_SNAPSHOTS, run_id, snapshots)
 
+    def add_alerts(self, run_id: str, alerts: Iterable[Mapping[str, Any]]) -> None:
+        """Append alerts (dicts with the ``alerts`` columns) in one transaction."""
+        self._add(_ALERTS, run_id, alerts)
+
+    def write_batch(
+        self,
+        run_id: str,
+        *,
+        orders: Iterable[Mapping[str, Any]] = (),
+        fills: Iterable[Mapping[str, Any]] = (),
+        risk_events: Iterable[Mapping[str, Any]] = (),
+        pnl_snapshots: Iterable[Mapping[str, Any]] = (),
+        alerts: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """Write rows of several tables in ONE transaction: all of them or none.
+
+        Orders are upserted as in :meth:`add_orders`; the other rows are
+        appended. This is what :class:`~adapters.store.writer.StoreWriter`
+        calls, so a crash can never leave a fill without its order or half
+        of a batch.
+        """
+        clean_orders = {row["order_id"]: row for row in _ORDERS.normalise(run_id, orders)}
+        rest = [
+            (_FILLS, _FILLS.normalise(run_id, fills)),
+            (_RISK_EVENTS, _RISK_EVENTS.normalise(run_id, risk_events)),
+            (_PNL_SNAPSHOTS, _PNL_SNAPSHOTS.normalise(run_id, pnl_snapshots)),
+            (_ALERTS, _ALERTS.normalise(run_id, alerts)),
+        ]
+        total = len(clean_orders) + sum(len(rows) for _, rows in rest)
+        with self._transaction(f"writing a batch of {total} rows for run '{run_id}'") as session:
+            self._require_run(session, run_id)
+            if clean_orders:
+                existing = set(
+                    session.scalars(
+                        select(OrderRow.order_id).where(
+                            OrderRow.run_id == run_id, OrderRow.order_id.in_(list(clean_orders))
+                        )
+                    )
+                )
+                new = [row for oid, row in clean_orders.items() if oid not in existing]
+                changed = [row for oid, row in clean_orders.items() if oid in existing]
+                if new:
+                    session.execute(insert(OrderRow), new)
+                if changed:
+                    session.execute(update(OrderRow), changed)
+            for spec, rows in rest:
+                if rows:
+                    session.execute(insert(spec.model), rows)
+
+    def ping(self) -> bool:
+        """True if the database answers a trivial query (for readiness checks); never raises."""
+        if self._closed:
+            return False
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except Exception:  # any failure means "not reachable"
+            return False
+
     # ------------------------------------------------------------------ reading
 
     def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
@@ -558,7 +629,7 @@ class RunStore:
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """One run (by id or unique id prefix): every run column plus ``counts``
-        of its ``orders``, ``fills``, ``risk_events`` and ``pnl_snapshots``.
+        of its ``orders``, ``fills``, ``risk_events``, ``pnl_snapshots`` and ``alerts``.
 
         Raises:
             AdapterError: no such run (``"no run 'x' in <url>"``) or an
@@ -572,6 +643,7 @@ class RunStore:
                 "fills": self._count(session, FillRow, row.run_id),
                 "risk_events": self._count(session, RiskEventRow, row.run_id),
                 "pnl_snapshots": self._count(session, PnlSnapshotRow, row.run_id),
+                "alerts": self._count(session, AlertRow, row.run_id),
             }
             return out
 
@@ -604,6 +676,10 @@ class RunStore:
             PnlSnapshotRow.id,
         )
         return self._children(_PNL_SNAPSHOTS, run_id, order)
+
+    def alerts(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's alerts in the order they were raised (accepts a unique run id prefix)."""
+        return self._children(_ALERTS, run_id, (AlertRow.ts, AlertRow.id))
 
     def compare(self, a: str, b: str) -> dict[str, Any]:
         """Compare two runs (ids or unique prefixes).

@@ -1,5 +1,9 @@
 """The run store's tables, as SQLAlchemy 2.0 declarative models.
 
+Changing a model needs a migration in :mod:`adapters.store.migrations`
+(``tests/test_migrations.py`` fails until ``alembic upgrade head`` produces
+exactly these tables).
+
 The schema is portable: it uses only generic SQLAlchemy types, so the same
 models work on SQLite (the default) and on PostgreSQL. Conventions:
 
@@ -186,8 +190,30 @@ class PnlSnapshotRow(Base):
     __table_args__ = (Index("ix_pnl_snapshots_run_id_ts", "run_id", "ts"),)
 
 
+class AlertRow(Base):
+    """An alert raised during a run (see :mod:`adapters.telemetry.alerts`).
+
+    ``ts`` is the run's (simulated or live) time in ns, ``wall_ts`` the wall
+    clock in ns since the epoch when the alert engine raised it.
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(_SurrogateKey, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), index=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    wall_ts: Mapped[int] = mapped_column(BigInteger)
+    rule: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Double)
+    message: Mapped[str] = mapped_column(Text)
+
+
 __all__ = [
     "RUN_STATUSES",
+    "AlertRow",
     "Base",
     "FillRow",
     "OrderRow",
