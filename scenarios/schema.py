@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters.telemetry.rules import AlertsConfig
 from kernel.clock import parse_duration, parse_timestamp
+from venues.agents.config import AgentPopulationConfig, AgentVenueConfig
 
 
 class _Strict(BaseModel):
@@ -87,6 +89,10 @@ class Scenario(_Strict):
     strategy: StrategyConfig | None = None
     risk: RiskConfig = RiskConfig()
     store: StoreConfig = StoreConfig()
+    alerts: AlertsConfig = AlertsConfig()  # optional [alerts] section, off by default
+    # Agent-based market (venues/agents): populations, and venues only agents trade on.
+    agents: list[AgentPopulationConfig] = Field(default_factory=list)
+    agent_venues: list[AgentVenueConfig] = Field(default_factory=list)
 
     @field_validator("start")
     @classmethod
