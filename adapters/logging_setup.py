@@ -113,6 +113,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record (redirections keep working)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass
+
+
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(component)s [%(run_id)s] %(message)s"
 
 
@@ -134,7 +149,7 @@ def configure_logging(
     old = getattr(logger, _HANDLER_ATTR, None)
     if old is not None:
         logger.removeHandler(old)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler: logging.StreamHandler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.addFilter(_ContextFilter())
     handler.addFilter(RedactingFilter(secrets))
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))

@@ -35,7 +35,7 @@ def _progress_printer(start_ns: int, end_ns: int) -> Callable[[int], None] | Non
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from scenarios.loader import bundled_scenarios, load_scenario, parse_scenario
-    from scenarios.report import format_summary, order_rows, write_run_dir
+    from scenarios.report import format_summary, write_run_dir
     from scenarios.runner import Run
 
     if args.list:
@@ -45,33 +45,28 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 0
     overrides = {"seed": args.seed} if args.seed is not None else None
     scenario, text = load_scenario(args.scenario, overrides)
+    from adapters.config import load_settings
+    from adapters.logging_setup import configure_logging
+    from scenarios.ops import RunOps
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json, secrets=settings.secrets())
     run = Run(scenario)
     progress = None if args.json else _progress_printer(run.start_ns, run.end_ns)
-    store = None
-    store_url = args.store or scenario.store.url
     use_store = scenario.store.enabled and not args.no_store
+    store_url = settings.store_url_for(args.store, scenario.store.url) if use_store else None
+    port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
     result_id = run.run_id
-    if use_store:
-        from adapters.store import RunStore
-
-        store = RunStore(store_url)
-    if store is not None:
-        store.begin_run(result_id, scenario.name, text, scenario.seed, scenario.mode, scenario.engine)
+    # The store is written while the run goes (batched, in the background); see scenarios/ops.py.
+    ops = RunOps(run, text, settings, store_url=store_url, metrics_port=port)
     try:
-        result = run.run(progress)
-    except BaseException as exc:
-        if store is not None:
-            store.mark_failed(result_id, f"{type(exc).__name__}: {exc}")
-        raise
+        result = ops.execute(progress)
     finally:
         if progress is not None:
             sys.stderr.write("\r" + " " * 40 + "\r")
-    if store is not None:
-        store.add_orders(result_id, order_rows(result))
-        store.add_fills(result_id, result.fills)
-        store.add_risk_events(result_id, result.risk_events)
-        store.finish_run(result_id, result.summary, result.fingerprint)
-        store.close()
+        ops.close(linger_s=args.metrics_linger if ops.server is not None else 0.0)
+    store = ops.store
+    store_url = ops.safe_store_url
     if args.out:
         write_run_dir(result, Path(args.out), text)
     if args.json:
@@ -119,6 +114,24 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from sqlalchemy import create_engine
+
+    from adapters.store import migrate
+    from adapters.store.run_store import mask_url
+
+    if args.db_cmd == "upgrade":
+        migrate.upgrade(args.store)
+    engine = create_engine(args.store)
+    try:
+        with engine.connect() as conn:
+            current = migrate.current_revision(conn)
+    finally:
+        engine.dispose()
+    print(f"{mask_url(args.store)}: revision {current or '(none)'} (head {migrate.head_revision()})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parity", description="Deterministic market simulation and replay.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -132,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--list", action="store_true", help="list the bundled scenarios")
     rp.add_argument("--store", help="SQLAlchemy URL of the run store (default from the scenario)")
     rp.add_argument("--no-store", action="store_true", help="do not record the run in the store")
+    rp.add_argument(
+        "--metrics-port", type=int, help="serve /metrics, /healthz, /readyz on this port during the run (0: any)"
+    )
+    rp.add_argument("--metrics-linger", type=float, default=0.0, help="keep serving this many seconds after the run")
     rp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     rp.set_defaults(func=cmd_replay)
 
@@ -155,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("a")
     rc.add_argument("b")
     rn.set_defaults(func=cmd_runs)
+
+    db = sub.add_parser("db", help="run store schema migrations (Alembic)")
+    db.add_argument("--store", default="sqlite:///parity_runs.db")
+    db.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    db.add_argument("db_cmd", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db)
     return parser
 
 
