@@ -157,3 +157,111 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     finally:
         engine.dispose()
     yield postgres_url
+
+
+# --------------------------------------------------------------------------- notification test servers
+
+
+class RecordingWebhook:
+    """A local HTTP server that records JSON POST bodies (answers ``status``)."""
+
+    def __init__(self, status: int = 200) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.status = status
+        self.bodies: list[dict] = []
+        self.received = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.bodies.append(json.loads(body))
+                outer.received.set()
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/T000/SECRET"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[RecordingWebhook]:
+    server = RecordingWebhook()
+    yield server
+    server.close()
+
+
+class RecordingSmtp:
+    """A local aiosmtpd server that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.received = threading.Event()
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+                from email import message_from_bytes
+
+                outer.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+                outer.received.set()
+                return "250 OK"
+
+        last: Exception | None = None
+        for _ in range(5):
+            self.port = _free_port()
+            self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+            try:
+                self.controller.start()
+                return
+            except Exception as exc:  # the port was taken meanwhile
+                last = exc
+        raise RuntimeError(f"cannot start the SMTP test server: {last}")
+
+    def close(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[RecordingSmtp]:
+    server = RecordingSmtp()
+    yield server
+    server.close()
+
+
+class Blackhole:
+    """A TCP port that accepts connections and never answers (a hung server)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def blackhole() -> Iterator[Blackhole]:
+    hole = Blackhole()
+    yield hole
+    hole.close()
