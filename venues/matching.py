@@ -77,42 +77,16 @@ from __future__ import annotations
 import operator
 from collections import deque
 from collections.abc import Callable, Sequence
-from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from sortedcontainers import SortedList
 
 from kernel.errors import DataError
 from kernel.orders import OrderType, STPMode, TimeInForce
+from kernel.reports import ExecReport, ReportKind  # one report type for every venue, sim or live
 
 __all__ = ["ExecReport", "MatchingEngine", "ReportKind"]
-
-
-class ReportKind(IntEnum):
-    """Kind of an execution report."""
-
-    ACK = 1
-    REJECT = 2
-    FILL = 3
-    CANCEL = 4
-    EXPIRE = 5
-    REPLACE = 6
-    TRIGGER = 7
-
-
-class ExecReport(NamedTuple):
-    """An execution report about one participant order (``owner != 0``)."""
-
-    kind: ReportKind
-    ts: int
-    order_id: int
-    owner: int
-    price: int  # ACK: limit price (0 for market); FILL: fill price; REPLACE: new price; else order price
-    qty: int  # ACK: order qty; FILL: fill qty; CANCEL/EXPIRE: qty removed; REPLACE: new leaves
-    leaves: int  # open quantity after this report (0 when done)
-    reason: str = ""  # REJECT/CANCEL/EXPIRE (and TRIGGER, STP REPLACE): names the rule
-    liquidity: str = ""  # FILL: "M" maker (resting) or "T" taker (aggressor)
 
 
 # Order record layout (a list, see the module docstring).

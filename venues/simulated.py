@@ -19,7 +19,7 @@ from kernel.loop import PRIO_DELIVERY, PRIO_VENUE, Kernel
 from kernel.marketdata import MarketDataBus
 from kernel.oms import OMS
 from kernel.orders import Order, STPMode
-from kernel.reports import BookTop, ExecReport, ReportKind, Trade
+from kernel.reports import BookTop, ReportKind, Trade
 from venues.fees import FeeModel, ZeroFees
 from venues.latency import ConstantLatency, LatencyModel, VenueLatency
 from venues.matching import MatchingEngine
@@ -167,7 +167,7 @@ class SimulatedVenue:
             self._live.discard(oid)
         # Reasons name the engine's id; the strategy knows the OMS id.
         reason = r.reason.replace(str(r.order_id), str(oid)) if r.reason else ""
-        report = ExecReport(ReportKind(kind), r.ts, oid, r.owner, r.price, r.qty, r.leaves, reason, r.liquidity, fee)
+        report = r._replace(order_id=oid, reason=reason, fee=fee)
         self.kernel.call_at(self._response.arrival(r.ts), self.oms.on_report, report, priority=PRIO_DELIVERY)
 
     def _make_trade_hook(self, instrument: int):
