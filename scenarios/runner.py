@@ -73,7 +73,9 @@ def load_strategy(path: str, params: dict[str, Any]) -> Strategy:
 
 
 class Run:
-    """One assembled run of a scenario (simulation mode)."""
+    """One assembled run of a scenario (simulation mode; scenarios.live.LiveRun is the live one)."""
+
+    mode = "sim"  # the scenario mode this class assembles
 
     def __init__(
         self,
@@ -84,8 +86,9 @@ class Run:
     ) -> None:
         """``materialize_data`` generates all market data up front (benchmarks time the replay
         alone); ``strategy`` runs this instance instead of the scenario's strategy."""
-        if scenario.mode != "sim":
-            raise ScenarioError(f"mode: {scenario.mode!r} runs are not available yet; use mode = 'sim'")
+        if scenario.mode != self.mode:
+            how = "`parity live` (scenarios.live.LiveRun)" if scenario.mode == "live" else "`parity replay`"
+            raise ScenarioError(f"mode: a {scenario.mode!r} scenario runs with {how}")
         self.scenario = scenario
         self.run_id = uuid.uuid4().hex[:12]  # names the run in the store; not part of the fingerprint
         self.start_ns = scenario.start_ns
@@ -95,7 +98,7 @@ class Run:
             for c in scenario.instruments
         }
         self.by_symbol = {i.symbol: i for i in self.instruments.values()}
-        self.kernel = Kernel(scenario.seed, self.start_ns)
+        self.kernel = self._make_kernel()
         self.portfolio = Portfolio({i: inst.tick_value for i, inst in self.instruments.items()}, scenario.starting_cash)
         limits = {k: v for k, v in scenario.risk.model_dump().items() if v is not None}
         self.risk = RiskEngine(RiskLimits(**limits), self.portfolio)
@@ -115,6 +118,9 @@ class Run:
             strategy.ctx = self.ctx
 
     # -- assembly -------------------------------------------------------------
+    def _make_kernel(self) -> Kernel:
+        return Kernel(self.scenario.seed, self.start_ns)
+
     def _build_venue(self, cfg: VenueConfig) -> SimulatedVenue:
         channels = []
         for channel in ("market_data", "order_entry", "response"):
@@ -215,7 +221,9 @@ class Run:
             "max_drawdown": round(p.max_drawdown, 6),
             "positions": {self.instruments[i].symbol: p.position(i) for i in sorted(self.instruments)},
             "trading_state": self.risk.state.name,
-            "market_trades": sum(e.trade_count for v in self.venues.values() for e in v.engines.values()),
+            "market_trades": sum(
+                e.trade_count for v in self.venues.values() for e in getattr(v, "engines", {}).values()
+            ),
             "fingerprint": fingerprint,
         }
 

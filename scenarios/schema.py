@@ -38,6 +38,9 @@ class VenueConfig(_Strict):
     stp: Literal["none", "cancel_newest", "cancel_oldest", "decrement_both"] = "cancel_newest"
     latency: LatencyConfig = LatencyConfig()
     fees: dict[str, Any] = Field(default_factory=lambda: {"model": "zero"})
+    adapter: Literal["sim", "ibkr"] = Field(
+        default="sim", description="who serves this venue in mode = 'live' (sim mode simulates every venue)"
+    )
 
 
 class DataConfig(_Strict):
@@ -67,6 +70,24 @@ class RiskConfig(_Strict):
     reducing_drawdown: float | None = Field(default=None, gt=0)
 
 
+class LiveConfig(_Strict):
+    """The [live] section: where the IB session is and how the adapter behaves (mode = "live")."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=7497, gt=0, lt=65536, description="7497 TWS paper, 4002 Gateway paper")
+    client_id: int = Field(default=1, ge=0)
+    account: str = ""
+    exchange: str = "SMART"
+    sec_type: str = "STK"
+    connect_timeout: float = Field(default=4.0, gt=0, description="seconds")
+    max_msgs_per_sec: float = Field(default=40.0, gt=0, description="pacing rate; TWS allows 50 messages/s")
+    burst: int = Field(default=5, gt=0)
+    reconnect_backoff: float = Field(default=0.5, gt=0, description="first reconnect delay, seconds (doubles)")
+    reconnect_max: float = Field(default=30.0, gt=0, description="longest reconnect delay, seconds")
+    settle: str | int = Field(default="2s", description="after the end: time for cancels to be confirmed")
+    lockstep: bool = Field(default=False, description="step with the fake TWS server (tests only)")
+
+
 class StoreConfig(_Strict):
     url: str = "sqlite:///parity_runs.db"
     enabled: bool = True
@@ -89,6 +110,7 @@ class Scenario(_Strict):
     strategy: StrategyConfig | None = None
     risk: RiskConfig = RiskConfig()
     store: StoreConfig = StoreConfig()
+    live: LiveConfig = LiveConfig()  # [live]: used when mode = "live"
     alerts: AlertsConfig = AlertsConfig()  # optional [alerts] section, off by default
     # Agent-based market (venues/agents): populations, and venues only agents trade on.
     agents: list[AgentPopulationConfig] = Field(default_factory=list)
@@ -134,6 +156,14 @@ class Scenario(_Strict):
                 raise ValueError(f"data source names unknown venue {d.venue!r} (known: {venue_names})")
             if traded.get(d.instrument) != d.venue:
                 raise ValueError(f"data source instrument {d.instrument!r} is not traded on venue {d.venue!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_live(self) -> Scenario:
+        if self.mode == "live":
+            for v in self.venues:
+                if v.adapter != "ibkr":
+                    raise ValueError(f"venue {v.name!r}: mode = 'live' needs adapter = 'ibkr' (the live adapter)")
         return self
 
     @property
