@@ -91,7 +91,9 @@ class HealthServer:
         return all(r["ok"] for r in report.values()), report
 
     def start(self) -> HealthServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="parity-health", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="parity-health", daemon=True
+        )
         self._thread.start()
         log.info("serving /metrics /healthz /readyz on %s", self.url)
         return self
