@@ -132,6 +132,31 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    from scenarios.live import LiveRun, check_port_safety
+    from scenarios.loader import load_scenario
+    from scenarios.report import format_summary
+
+    if args.port is not None:
+        check_port_safety(args.port, args.i_understand_live)  # before anything else happens
+    scenario, _ = load_scenario(args.scenario)
+    run = LiveRun(
+        scenario, host=args.host, port=args.port, client_id=args.client_id, dry_run=args.dry_run,
+        i_understand_live=args.i_understand_live, connect_timeout=args.connect_timeout,
+    )  # fmt: skip
+    result = run.run()
+    if args.json:
+        print(json.dumps({"run_id": result.run_id, **result.summary}, indent=2, default=str))
+    else:
+        print(format_summary(result))
+        for name, health in result.summary.get("ib", {}).items():
+            print(
+                f"ib {name:<12} {health['state']} client id {health['client_id']}, reconnects {health['reconnects']}, "
+                f"paced {health['pacing_delayed']}/{health['pacing_sent']} messages"
+            )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parity", description="Deterministic market simulation and replay.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -178,6 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     db.add_argument("db_cmd", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db)
+
+    lv = sub.add_parser("live", help="run a mode = 'live' scenario against TWS / IB Gateway (paper by default)")
+    lv.add_argument("scenario", help="scenario TOML (mode = 'live', venues with adapter = 'ibkr')")
+    lv.add_argument("--host", help="TWS / Gateway host (default: the scenario's [live].host)")
+    lv.add_argument("--port", type=int, help="API port (default: [live].port; paper 7497 TWS / 4002 Gateway)")
+    lv.add_argument("--client-id", type=int, help="API client id (the next one is tried if it is in use)")
+    lv.add_argument("--dry-run", action="store_true", help="connect and subscribe, journal orders instead of sending")
+    lv.add_argument(
+        "--i-understand-live", action="store_true", help="allow a live-account port (TWS 7496 / Gateway 4001)"
+    )
+    lv.add_argument("--connect-timeout", type=float, help="seconds (default: [live].connect_timeout)")
+    lv.add_argument("--json", action="store_true", help="print the summary as JSON")
+    lv.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    lv.set_defaults(func=cmd_live)
     return parser
 
 

@@ -31,15 +31,18 @@ from kernel.clock import parse_duration
 from kernel.errors import AdapterError, ScenarioError
 from kernel.live import LiveKernel
 from kernel.oms import OMSObserver
+from kernel.orders import OrderStatus
 from kernel.risk import TradingState
 from kernel.strategy import Strategy
-from scenarios.runner import Run, RunResult
+from scenarios.runner import SETTLE_NS, Run, RunResult
 from scenarios.schema import Scenario, VenueConfig
 
 log = logging.getLogger("parity.live")
 
 PAPER_PORTS = (7497, 4002)  # TWS paper, IB Gateway paper
 LIVE_PORTS = (7496, 4001)  # TWS live, IB Gateway live
+SETTLE_POLL_NS = 20_000_000
+SETTLE_QUIET_S = 0.15  # settle ends this long after the last activity, once every request is answered
 
 
 def check_port_safety(port: int, i_understand_live: bool = False) -> None:
@@ -188,13 +191,27 @@ class LiveRun(Run):
         self.kernel.stop()
 
     async def _settle(self) -> None:
-        """Run on until no order is working (cancels confirmed) or the settle time has passed."""
+        """Run on until every request is answered and the venues went quiet, or the settle time passed.
+
+        Orders may stay working (a strategy that re-quotes after a cancel, as in
+        simulation, where the strategy keeps receiving events while settling)."""
         kernel = self.kernel
         deadline = kernel.now() + self.settle_ns
+        pending = (OrderStatus.NEW, OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE)
+        quiet_since = time.monotonic()
+        last = -1
         while True:
             kernel.resume()
-            await kernel.run_async(min(deadline, kernel.now() + 20_000_000))
-            if not self.oms.working or kernel.now() >= deadline:
+            await kernel.run_async(min(deadline, kernel.now() + SETTLE_POLL_NS))
+            if kernel.now() >= deadline:
+                return
+            activity = kernel.scheduled_calls + sum(v.reports + v.conn.pacer.sent for v in self.venues.values())
+            if activity != last:
+                last, quiet_since = activity, time.monotonic()
+            if not self.oms.working:
+                return
+            answered = all(o.status not in pending for o in self.oms.working.values())
+            if answered and time.monotonic() - quiet_since >= SETTLE_QUIET_S:
                 return
 
     def close(self) -> None:
@@ -233,5 +250,5 @@ def fake_server_for(
     run = Run(sim, with_strategy=False)
     return FakeTWS(
         run.kernel, run.venues.values(), run.instruments, end_ns=run.end_ns, lockstep=lockstep,
-        depth_levels=depth_levels, trades=trades, port=port,
+        depth_levels=depth_levels, trades=trades, settle_ns=SETTLE_NS, port=port,
     )  # fmt: skip

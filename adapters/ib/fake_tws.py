@@ -271,6 +271,7 @@ class FakeTWS:
         lockstep: bool = False,
         depth_levels: int = 10,
         trades: bool = True,
+        settle_ns: int = NS_PER_S,
         accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,),
         host: str = "127.0.0.1",
         port: int = 0,
@@ -278,6 +279,7 @@ class FakeTWS:
         self.kernel = kernel
         self.instruments = instruments
         self.end_ns = end_ns
+        self.settle_ns = settle_ns
         self.lockstep = lockstep
         self.accounts = accounts
         self.host = host
@@ -442,33 +444,44 @@ class FakeTWS:
             self.market_done.set()
 
     async def _drive_lockstep(self) -> None:
-        """Replay the market one delivery at a time, waiting for the clients' barriers."""
+        """Replay the market one delivery at a time, waiting for the clients' barriers.
+
+        The phases mirror a simulated run (``scenarios.runner.Run.run``): the market
+        data up to the end; then the venues' end of day; then the clients' own stop
+        (``market_done`` is set, the server waits for a barrier, which a client sends
+        once its strategy's ``on_stop`` actions are out) and the settle time, in
+        which their consequences still play in lockstep. After that, client actions
+        still play in lockstep as they come."""
         await self._subscribed.wait()
-        end = self.end_ns
+        await self._barrier()  # every subscription of the clients' start is in
+        end = self.end_ns if self.end_ns is not None else 2**62
+        await self._play(end)
+        ts = self.kernel.now()
+        for venue in self.venues:
+            venue.end_of_day(ts)
+        self.market_done.set()
+        await self._barrier()  # the clients have stopped (their on_stop actions are in)
+        self._apply_pending()
+        await self._play(ts + self.settle_ns)
+        while True:
+            if not any(s.pending for s in self.sessions):
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            self._apply_pending()
+            await self._play(self.kernel.now())
+
+    async def _play(self, end: int) -> None:
+        """Run the kernel to ``end`` one delivery (step) at a time."""
         while True:
             self._produced = False
-            self._pump_to(end if end is not None else 2**62)
+            self._pump_to(end)
             if self._produced:
                 self.steps += 1
                 await self._barrier()
                 self._apply_pending()
             elif not self._apply_pending():
-                break
-        # The day is over: DAY orders expire (still in lockstep), then the server runs free.
-        ts = self.kernel.now()
-        for venue in self.venues:
-            venue.end_of_day(ts)
-        while True:
-            self._produced = False
-            self._pump_to(ts)
-            if not self._produced:
-                break
-            self.steps += 1
-            await self._barrier()
-            self._apply_pending()
-        self.lockstep = False
-        self._apply_pending()
-        self._pump()
+                return
 
     async def _drive_realtime(self, speed: float = 1.0) -> None:
         """Play the market in (scaled) wall time; client actions land at the current market time."""
@@ -722,6 +735,7 @@ class FakeTWS:
         elif mid in (3, 4, 58):  # placeOrder, cancelOrder, reqGlobalCancel
             if self.lockstep and self._market_task is not None:
                 s.pending.append(f)
+                self._wake.set()
             else:
                 self._order_action(s, f)
                 self._pump()
