@@ -1,0 +1,1 @@
+"""Market-data feed readers (and encoders) that turn exchange formats into canonical event arrays."""
