@@ -577,7 +577,8 @@ class IBVenue:
             elif self._leaves(oid) > 0:
                 self._cancelled(oid, "not open at IB after reconnect: cancelled or expired during the outage")
         self.kernel.journal.record(now, "reconcile", self.name, int(reconnected), found, settled)
-        self.kernel.call_at(now, self._check_positions, priority=PRIO_DELIVERY)
+        # After every report just scheduled (they are due no later than now).
+        self.kernel.call_at(self.kernel.now(), self._check_positions, priority=PRIO_DELIVERY)
 
     def ib_positions(self) -> dict[int, int]:
         """IB's positions (lots) per instrument of this venue."""
