@@ -146,8 +146,12 @@ class Kernel:
         self._feeds.append(_Feed(name, consumer, iter(chunks), self.journal))
 
     # -- the loop ---------------------------------------------------------
-    def run(self, end_ns: int | None = None, progress: Callable[[int], None] | None = None) -> None:
-        """Process market data and scheduled events in time order up to ``end_ns`` (inclusive)."""
+    def run(
+        self, end_ns: int | None = None, progress: Callable[[int], None] | None = None, until_data_end: bool = False
+    ) -> None:
+        """Process market data and scheduled events in time order up to ``end_ns`` (inclusive).
+        With ``until_data_end`` the loop also stops once every feed is exhausted and the next
+        scheduled event is later than the last market-data event (timers may repeat forever)."""
         end = math.inf if end_ns is None else end_ns
         env = self.env
         feeds = self._feeds
@@ -180,6 +184,8 @@ class Kernel:
                 if progress is not None:
                     progress(clock._now)
             elif queue and t_heap <= end:
+                if until_data_end and feed is None and t_heap > clock._now:
+                    break
                 env.step()
             else:
                 break

@@ -70,4 +70,6 @@ def load_scenario(name_or_path: str | None = None, overrides: dict[str, Any] | N
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read scenario: {exc.strerror}") from exc
-    return parse_scenario(text, str(path), overrides), text
+    scenario = parse_scenario(text, str(path), overrides)
+    scenario._base_dir = path.resolve().parent
+    return scenario, text

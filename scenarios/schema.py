@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from adapters.telemetry.rules import AlertsConfig
 from kernel.clock import parse_duration, parse_timestamp
@@ -44,9 +45,12 @@ class VenueConfig(_Strict):
 
 
 class DataConfig(_Strict):
+    """One market-data source feeding one instrument of one venue."""
+
     venue: str
     instrument: str
-    kind: Literal["synthetic"] = "synthetic"
+    kind: Literal["synthetic", "itch", "lobster", "dbn", "binance", "cache"] = "synthetic"
+    path: str | None = Field(default=None, description="data file; $VARS expanded, relative to the scenario file")
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -94,7 +98,8 @@ class StoreConfig(_Strict):
 
 
 class Scenario(_Strict):
-    """A complete run description."""
+    """A complete run description. ``start`` / ``duration`` may be ``"data"``: taken
+    from the first / last market-data event."""
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -116,9 +121,18 @@ class Scenario(_Strict):
     agents: list[AgentPopulationConfig] = Field(default_factory=list)
     agent_venues: list[AgentVenueConfig] = Field(default_factory=list)
 
+    # Folder of the scenario file: relative data paths resolve against it.
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self._base_dir
+
     @field_validator("start")
     @classmethod
     def _check_start(cls, v: str | int) -> str | int:
+        if v == "data":
+            return v
         try:
             parse_timestamp(v)
         except (TypeError, ValueError) as exc:
@@ -128,6 +142,8 @@ class Scenario(_Strict):
     @field_validator("duration")
     @classmethod
     def _check_duration(cls, v: str | int) -> str | int:
+        if v == "data":
+            return v
         if parse_duration(v) <= 0:
             raise ValueError("duration must be positive")
         return v
@@ -167,9 +183,11 @@ class Scenario(_Strict):
         return self
 
     @property
-    def start_ns(self) -> int:
-        return parse_timestamp(self.start)
+    def start_ns(self) -> int | None:
+        """Start time; None when the scenario starts with its data (``start = "data"``)."""
+        return None if self.start == "data" else parse_timestamp(self.start)
 
     @property
-    def duration_ns(self) -> int:
-        return parse_duration(self.duration)
+    def duration_ns(self) -> int | None:
+        """Duration; None when the run lasts as long as its data (``duration = "data"``)."""
+        return None if self.duration == "data" else parse_duration(self.duration)
