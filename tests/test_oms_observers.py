@@ -36,8 +36,8 @@ class Recorder(OMSObserver):
         self.states.append(state)
 
 
-def _run(extra: str = "", observe: bool = True):
-    scenario = parse_scenario(TOML + extra, "<test>")
+def _run(extra: str = "", observe: bool = True, duration: str = "2s"):
+    scenario = parse_scenario(TOML.replace('duration = "2s"', f'duration = "{duration}"') + extra, "<test>")
     run = Run(scenario)
     rec = Recorder()
     if observe:
@@ -57,8 +57,8 @@ def test_observer_sees_everything_and_changes_nothing():
 
 
 def test_observer_sees_the_halt():
-    # A tiny drawdown limit halts the market maker quickly.
-    _, rec, run = _run("max_drawdown = 1.0\n")
+    # A tiny drawdown limit halts the market maker quickly (it then keeps quoting into rejections: keep it short).
+    _, rec, run = _run("max_drawdown = 1.0\n", duration="300ms")
     assert run.risk.state == TradingState.HALTED
     assert rec.states == [TradingState.HALTED]
 

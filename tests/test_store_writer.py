@@ -29,7 +29,7 @@ def run_with_writer(store: RunStore, **kwargs):
 
 def test_streamed_run_matches_the_result(tmp_path):
     with RunStore(f"sqlite:///{tmp_path / 'runs.db'}") as store:
-        run, writer, result = run_with_writer(store, batch_rows=200, flush_interval_s=0.0)
+        run, writer, result = run_with_writer(store, batch_rows=200, flush_interval_s=0.05)
         writer.finish(result.summary, result.fingerprint)
         stored = store.get_run(run.run_id)
         assert stored["status"] == "complete" and stored["fingerprint"] == result.fingerprint
@@ -55,7 +55,7 @@ def test_a_lost_batch_stops_writing_and_fails_the_run(tmp_path, monkeypatch):
             return real(run_id, **rows)
 
         monkeypatch.setattr(store, "write_batch", flaky)
-        run, writer, result = run_with_writer(store, batch_rows=100, flush_interval_s=0.0, retries=2, backoff_s=0.001)
+        run, writer, result = run_with_writer(store, batch_rows=100, flush_interval_s=0.05, retries=2, backoff_s=0.001)
         with pytest.raises(AdapterError, match="lost"):
             writer.finish(result.summary, result.fingerprint)
         stored = store.get_run(run.run_id)

@@ -52,7 +52,7 @@ def test_observer_counts_a_run_and_changes_nothing():
     plain = Run(scenario).run()
     run = Run(scenario)
     metrics = RunMetrics(run.run_id, scenario.name)
-    obs = MetricsObserver(metrics, {0: "SYN"}, sample_interval_s=0.0)
+    obs = MetricsObserver(metrics, {0: "SYN"}, sample_interval_s=0.01)
     obs.bind(portfolio=run.portfolio, risk=run.risk, bus=run.bus, md_events=lambda: run.kernel.md_events)
     obs.wrap_on_book(run.strategy)
     run.oms.observers.append(obs)
@@ -78,7 +78,8 @@ def test_observer_counts_a_run_and_changes_nothing():
 def test_rejects_are_counted_by_source_and_reason():
     metrics = RunMetrics()
     obs = MetricsObserver(metrics, {0: "SYN"})
-    scenario = parse_scenario(TOML.replace("max_order_qty = 50", "max_order_qty = 1"), "<test>")
+    text = TOML.replace("max_order_qty = 50", "max_order_qty = 1").replace('duration = "2s"', 'duration = "300ms"')
+    scenario = parse_scenario(text, "<test>")
     run = Run(scenario)
     run.oms.observers.append(obs)
     result = run.run()
