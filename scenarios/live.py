@@ -99,8 +99,15 @@ class LiveRun(Run):
             self.settle_ns = parse_duration(live.settle)
         except ValueError as exc:
             raise ScenarioError(f"live.settle: {exc}") from exc
+        if scenario.duration_ns is None:
+            raise ScenarioError('duration: a live run needs a fixed duration, not "data"')
+        if scenario.data:
+            log.info("live run: the scenario's [[data]] sources are not used; market data come from IB")
         self._venue_index = 0
-        super().__init__(scenario, with_strategy=with_strategy, strategy=strategy)
+        # The base assembly without market-data sources: a live kernel takes no feeds.
+        bare = scenario.model_copy(update={"data": [], **({"start": 0} if scenario.start_ns is None else {})})
+        super().__init__(bare, with_strategy=with_strategy, strategy=strategy)
+        self.scenario = scenario
         self.start_ns = self.kernel.start_ns
         self.end_ns = self.start_ns + scenario.duration_ns
         self.oms.observers.append(_KillToIB(self))
@@ -131,10 +138,6 @@ class LiveRun(Run):
         )  # fmt: skip
         venue.attach(self.kernel, self.oms, self.bus)
         return venue
-
-    def _build_feeds(self, materialize: bool) -> None:
-        if self.scenario.data:
-            log.info("live run: the scenario's [[data]] sources are not used; market data come from IB")
 
     # -- execution ------------------------------------------------------------------------
     async def connect(self) -> None:

@@ -53,7 +53,7 @@ from adapters.ib.mapping import (
 from kernel.errors import OrderRejected
 from kernel.instruments import Instrument
 from kernel.loop import PRIO_DELIVERY
-from kernel.orders import Order, OrderStatus
+from kernel.orders import Order, OrderStatus, OrderType, TimeInForce
 from kernel.reports import BookTop, ExecReport, ReportKind, Trade
 
 if TYPE_CHECKING:
@@ -189,6 +189,9 @@ class IBVenue:
             self._acked.add(oid)
             self._ib_key[oid] = (-1, oid)
             self._report(ReportKind.ACK, oid, order.owner, order.price, order.qty, order.qty, "dry run")
+            if order.tif in (TimeInForce.IOC, TimeInForce.FOK) or order.order_type == OrderType.MARKET:
+                self._done.add(oid)  # it would not rest: over at once, unfilled
+                self._report(ReportKind.CANCEL, oid, order.owner, order.price, order.qty, 0, "dry run: not sent")
             return
         if not self.conn.is_ready:
             self._report(
