@@ -294,3 +294,23 @@ def parity_log() -> Iterator[_ListHandler]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+
+
+def shared_data_dir() -> Path | None:
+    """The shared market-data samples: $PARITY_SHARED_DATA, ../shared/data beside the repo,
+    or /work/shared/data; None when none exists."""
+    candidates = [os.environ.get("PARITY_SHARED_DATA")]
+    candidates += [str(Path(__file__).resolve().parents[2] / "shared" / "data"), "/work/shared/data"]
+    for c in candidates:
+        if c and Path(c, "MANIFEST.md").exists():
+            return Path(c)
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real-data folder; skips the test with the reason when it is absent."""
+    found = shared_data_dir()
+    if found is None:
+        pytest.skip("real market-data samples not found: set PARITY_SHARED_DATA to the shared/data folder")
+    return found
