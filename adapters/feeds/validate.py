@@ -27,8 +27,9 @@ trades), so the book after a MARKET is not checked against what it swept.
 
 With ``strict=True`` the first finding raises :class:`~kernel.errors.DataError`
 naming the source and the record index.  The report renders as text lines
-(:meth:`ValidationReport.lines`).  Pure Python, about 1 M events/s on the
-samples (see ``tests/test_validate.py``).
+(:meth:`ValidationReport.lines`).  Pure Python, 0.8-1.4 M events/s on the
+samples (CPU time, 2-CPU development machine; ``tests/test_validate.py``
+requires > 300k/s).
 
 :func:`check_against_orderbook` rebuilds the book from canonical events and
 compares its top levels with a LOBSTER orderbook file after every source
