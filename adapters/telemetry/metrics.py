@@ -184,6 +184,8 @@ class MetricsObserver(OMSObserver):
         self._rejects = metrics["parity_order_rejects_total"]
         self._latency = metrics["parity_tick_to_order_latency_seconds"]
         self._seen_max_id = 0
+        self._order_children: dict[tuple, Any] = {}
+        self._fill_children: dict[tuple, Any] = {}
         self._risk_reject: dict[int, str] = {}
         self._rejected: set[int] = set()
         self._window: deque[int] = deque()
@@ -221,7 +223,12 @@ class MetricsObserver(OMSObserver):
         oid = order.order_id
         if oid > self._seen_max_id:  # first time we see this order: it was just submitted
             self._seen_max_id = oid
-            self._orders.labels(self.symbols.get(order.instrument, str(order.instrument)), order.side.name).inc()
+            key = (order.instrument, order.side)
+            child = self._order_children.get(key)
+            if child is None:
+                sym = self.symbols.get(order.instrument, str(order.instrument))
+                child = self._order_children[key] = self._orders.labels(sym, order.side.name)
+            child.inc()
             if self._tick_start is not None:
                 latency = (time.perf_counter_ns() - self._tick_start) / NS
                 self._latency.observe(latency)
@@ -239,8 +246,11 @@ class MetricsObserver(OMSObserver):
             self._window_rejected.add(oid)
 
     def on_fill(self, fill: dict) -> None:
-        inst = fill["instrument"]
-        self._fills.labels(self.symbols.get(inst, str(inst)), fill.get("liquidity") or "unknown").inc()
+        key = (fill["instrument"], fill.get("liquidity") or "unknown")
+        child = self._fill_children.get(key)
+        if child is None:
+            child = self._fill_children[key] = self._fills.labels(self.symbols.get(key[0], str(key[0])), key[1])
+        child.inc()
 
     def on_risk(self, event: dict) -> None:
         if not event["accepted"] and event.get("order_id") is not None:
