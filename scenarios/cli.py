@@ -157,6 +157,23 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from adapters.feeds.inspect import convert_file, format_inspection, inspect_file
+
+    params = {}
+    if args.date:
+        params["date"] = args.date
+    if args.data_cmd == "inspect":
+        info = inspect_file(Path(args.file), args.format, **params)
+        print(json.dumps(info, indent=2) if args.json else format_inspection(info))
+        return 0 if info["valid"] or not args.strict else EXIT_ERROR
+    meta = convert_file(Path(args.file), Path(args.out), args.format, **params)
+    print(
+        json.dumps(meta, indent=2, default=str) if args.json else f"wrote {args.out} ({meta.get('events', '?')} events)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parity", description="Deterministic market simulation and replay.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -184,6 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--duration", help="override the scenario duration, e.g. 10s")
     bp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     bp.set_defaults(func=cmd_bench)
+
+    dp = sub.add_parser("data", help="inspect or convert market-data files")
+    dp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    dsub = dp.add_subparsers(dest="data_cmd", required=True)
+    for name, helptext in (("inspect", "summarize and validate a file"), ("convert", "write a canonical .npy cache")):
+        d = dsub.add_parser(name, help=helptext)
+        d.add_argument("file")
+        if name == "convert":
+            d.add_argument("out")
+        d.add_argument("--format", choices=("itch", "lobster", "dbn", "binance", "cache"))
+        d.add_argument("--date", help="trading date when the file name does not carry it (YYYY-MM-DD)")
+        d.add_argument("--json", action="store_true")
+        d.add_argument("--strict", action="store_true", help="exit 2 when validation finds problems")
+    dp.set_defaults(func=cmd_data)
 
     rn = sub.add_parser("runs", help="read the run store")
     rn.add_argument("--store", default="sqlite:///parity_runs.db")
