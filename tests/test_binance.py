@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,12 @@ MS = 1_000_000  # ns per ms
 T0 = 1723161256000  # ms
 
 
-def shared_data_dir() -> Path | None:
-    """The shared market-data folder: $PARITY_SHARED_DATA, ../shared/data beside the repo, /work/shared/data."""
-    env = os.environ.get("PARITY_SHARED_DATA")
-    cands = [Path(env)] if env else [Path(__file__).resolve().parents[2] / "shared" / "data", Path("/work/shared/data")]
-    return next((c for c in cands if c.is_dir()), None)
-
-
 @pytest.fixture(scope="module")
-def btc_file() -> Path:
-    d = shared_data_dir()
-    p = d / "binance" / "usdm" / "btcusdt_20240808.gz" if d else None
-    if p is None or not p.is_file():
-        pytest.skip("shared market data (binance/usdm/btcusdt_20240808.gz) not found: set PARITY_SHARED_DATA")
+def btc_file(shared_data: Path) -> Path:
+    """The BTCUSDT capture (``shared_data`` from conftest skips when the shared folder is absent)."""
+    p = shared_data / "binance" / "usdm" / "btcusdt_20240808.gz"
+    if not p.is_file():
+        pytest.skip(f"{p} not found")
     return p
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,19 +23,13 @@ LAST = 0x80
 SNAP = 0x20
 
 
-def shared_data_dir() -> Path | None:
-    """The shared market-data folder: $PARITY_SHARED_DATA, ../shared/data beside the repo, /work/shared/data."""
-    env = os.environ.get("PARITY_SHARED_DATA")
-    cands = [Path(env)] if env else [Path(__file__).resolve().parents[2] / "shared" / "data", Path("/work/shared/data")]
-    return next((c for c in cands if c.is_dir()), None)
-
-
 @pytest.fixture(scope="module")
-def dbn_dir() -> Path:
-    d = shared_data_dir()
-    if d is None or not (d / "databento").is_dir():
-        pytest.skip("shared market data (databento/) not found: set PARITY_SHARED_DATA or provide ../shared/data")
-    return d / "databento"
+def dbn_dir(shared_data: Path) -> Path:
+    """The Databento samples (``shared_data`` from conftest skips when the shared folder is absent)."""
+    d = shared_data / "databento"
+    if not d.is_dir():
+        pytest.skip(f"{d} not found")
+    return d
 
 
 def metadata(schema: dbn.Schema = dbn.Schema.MBO) -> bytes:

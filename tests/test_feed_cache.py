@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +13,6 @@ from adapters.feeds.cache import CacheReader, open_cache, sha256_file, sidecar_p
 from adapters.feeds.lobster import LobsterReader
 from kernel.errors import DataError
 from kernel.events import ADD, BUY, CANCEL, F_LAST, MD_DTYPE, SELL, TRADE
-
-
-def shared_data_dir() -> Path | None:
-    """The shared market-data folder: $PARITY_SHARED_DATA, ../shared/data beside the repo, /work/shared/data."""
-    env = os.environ.get("PARITY_SHARED_DATA")
-    cands = [Path(env)] if env else [Path(__file__).resolve().parents[2] / "shared" / "data", Path("/work/shared/data")]
-    return next((c for c in cands if c.is_dir()), None)
 
 
 def events(n: int, seed: int = 1) -> np.ndarray:
@@ -148,11 +140,10 @@ def test_sidecar_problems(cache: Path) -> None:
         open_cache(cache.with_name("missing.npy"))
 
 
-def test_real_dbn_round_trip(tmp_path: Path) -> None:
-    d = shared_data_dir()
-    src = d / "databento" / "esh4-glbx-mdp3-20231225.mbo.dbn.zst" if d else None
-    if src is None or not src.is_file():
-        pytest.skip("shared market data (databento/) not found: set PARITY_SHARED_DATA")
+def test_real_dbn_round_trip(tmp_path: Path, shared_data: Path) -> None:
+    src = shared_data / "databento" / "esh4-glbx-mdp3-20231225.mbo.dbn.zst"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
     from adapters.feeds.dbn import DbnMboReader
 
     r = DbnMboReader(src, tick_size=0.25)

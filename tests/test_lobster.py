@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,19 +19,13 @@ MIDNIGHT = int(dt.datetime(2012, 6, 21, tzinfo=ZoneInfo("America/New_York")).tim
 E = 9999999999
 
 
-def shared_data_dir() -> Path | None:
-    """The shared market-data folder: $PARITY_SHARED_DATA, ../shared/data beside the repo, /work/shared/data."""
-    env = os.environ.get("PARITY_SHARED_DATA")
-    cands = [Path(env)] if env else [Path(__file__).resolve().parents[2] / "shared" / "data", Path("/work/shared/data")]
-    return next((c for c in cands if c.is_dir()), None)
-
-
 @pytest.fixture(scope="module")
-def lobster_dir() -> Path:
-    d = shared_data_dir()
-    if d is None or not (d / "lobster").is_dir():
-        pytest.skip("shared market data (lobster/) not found: set PARITY_SHARED_DATA or provide ../shared/data")
-    return d / "lobster"
+def lobster_dir(shared_data: Path) -> Path:
+    """The LOBSTER samples (``shared_data`` from conftest skips when the shared folder is absent)."""
+    d = shared_data / "lobster"
+    if not d.is_dir():
+        pytest.skip(f"{d} not found")
+    return d
 
 
 def write(tmp: Path, messages: list[str], rows: list[str] | None = None) -> tuple[Path, Path | None]:
@@ -153,6 +146,11 @@ def test_tick_size_converts_prices(tmp_path: Path) -> None:
     m2, _ = write(tmp_path, ["34200.1,1,1,10,5853350,1"])
     with pytest.raises(DataError, match=r"line 1: price 5853350 is not a multiple of the tick size"):
         read(LobsterReader(m2, tick_size=0.01))
+    # Hidden and cross executions may print between ticks (midpoint fills): rounded and counted.
+    m3, _ = write(tmp_path, ["34200.1,5,0,10,5853350,1", "34200.2,6,0,10,5853349,-1"])
+    r = LobsterReader(m3, tick_size=0.01)
+    assert read(r)["price"].tolist() == [58534, 58533]
+    assert r.stats.findings["rounded_trade_price"] == 2
 
 
 def test_unknown_ids_without_snapshot_keep_their_id(tmp_path: Path) -> None:
