@@ -58,7 +58,6 @@ from kernel.errors import DataError
 from kernel.events import (
     ACTION_NAMES,
     ADD,
-    BUY,
     CANCEL,
     CLEAR,
     EXECUTE,
@@ -227,12 +226,11 @@ class EventBuffer:
     events as one array and counts them in ``stats``.
     """
 
-    __slots__ = ("rows", "stats", "last_ts")
+    __slots__ = ("rows", "stats")
 
     def __init__(self, stats: FeedStats) -> None:
         self.rows: list[tuple[int, int, int, int, int, int, int, int, int]] = []
         self.stats = stats
-        self.last_ts: int | None = None
 
     def add(
         self, ts: int, order_id: int, price: int, qty: int, instrument: int, action: int, side: int, flags: int
@@ -736,12 +734,12 @@ def check_against_orderbook(
 
 
 __all__ = [
-    "BUY",
-    "SELL",
     "EventBuffer",
     "FeedStats",
     "Finding",
     "LEVEL_ID_BASE",
+    "LOBSTER_EMPTY_ASK",
+    "LOBSTER_EMPTY_BID",
     "OrderbookCheck",
     "SYNTHETIC_ID_BASE",
     "ValidationReport",
