@@ -80,7 +80,7 @@ class IBConnection:
         self.jitter = jitter
         self.max_client_id_tries = max_client_id_tries
         self.max_reconnect_attempts = max_reconnect_attempts
-        self.health = Health(host=host, port=self.port, client_id=self.client_id)
+        self._health = Health(host=host, port=self.port, client_id=self.client_id)
         self.ib = IB()
         self.ib.RaiseRequestErrors = False
         self.ib.client.MaxRequests = 0  # the Pacer gates every message instead
@@ -111,6 +111,12 @@ class IBConnection:
         """``fn()`` when the socket to TWS drops."""
         self._lost_listeners.append(fn)
 
+    @property
+    def health(self) -> Health:
+        """The health object, its pacing figures brought up to date."""
+        self._pacing_health()
+        return self._health
+
     # -- pacing ---------------------------------------------------------------
     def _wrap_socket(self) -> None:
         conn = self.ib.client.conn
@@ -124,7 +130,7 @@ class IBConnection:
         conn.sendMsg = paced  # instance attribute: ib_insync itself is not modified
 
     def _pacing_health(self) -> None:
-        h, p = self.health, self.pacer
+        h, p = self._health, self.pacer
         h.pacing_queue_depth = p.depth
         h.pacing_max_depth = p.max_depth
         h.pacing_sent = p.sent
@@ -152,7 +158,7 @@ class IBConnection:
     async def connect(self) -> None:
         """Connect (trying the next client id on 326) or raise AdapterError after the timeout."""
         loop = asyncio.get_running_loop()
-        self.health.state = H.CONNECTING
+        self._health.state = H.CONNECTING
         client_id = self.client_id
         tries = 0
         deadline = loop.time() + self.timeout
@@ -160,7 +166,7 @@ class IBConnection:
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                self.health.state = H.DISCONNECTED
+                self._health.state = H.DISCONNECTED
                 why = f"{type(last).__name__}: {last}" if last is not None else "no answer"
                 raise AdapterError(
                     f"cannot connect to TWS/IB Gateway at {self.host}:{self.port} "
@@ -169,10 +175,10 @@ class IBConnection:
             try:
                 await self._connect_once(client_id, remaining)
             except _ClientIdInUse:
-                self.health.client_id_conflicts += 1
+                self._health.client_id_conflicts += 1
                 tries += 1
                 if tries >= self.max_client_id_tries:
-                    self.health.state = H.DISCONNECTED
+                    self._health.state = H.DISCONNECTED
                     raise AdapterError(
                         f"TWS/IB Gateway at {self.host}:{self.port}: client ids {self.client_id}..{client_id} "
                         f"are all in use (error 326)"
@@ -187,9 +193,9 @@ class IBConnection:
                 continue
             break
         self.client_id = client_id
-        self.health.client_id = client_id
-        self.health.state = H.CONNECTED
-        self.health.connects += 1
+        self._health.client_id = client_id
+        self._health.state = H.CONNECTED
+        self._health.connects += 1
 
     async def _connect_once(self, client_id: int, timeout: float) -> None:
         loop = asyncio.get_running_loop()
@@ -238,18 +244,18 @@ class IBConnection:
             self._reconnect_task.cancel()
         self.pacer.clear()
         self.ib.disconnect()
-        self.health.state = H.CLOSED
+        self._health.state = H.CLOSED
 
     # -- events ---------------------------------------------------------------------
     def _on_data(self) -> None:
-        self.health.last_message_mono_ns = time.monotonic_ns()
+        self._health.last_message_mono_ns = time.monotonic_ns()
 
     def _on_api_error(self, msg: str) -> None:
         if self._connecting and self._connect_error is not None and not self._connect_error.done():
             self._connect_error.set_result(msg)
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
-        h = self.health
+        h = self._health
         if code == CLIENT_ID_IN_USE:
             h.last_error = (code, message)
             if self._connect_error is not None and not self._connect_error.done():
@@ -274,7 +280,7 @@ class IBConnection:
     def _on_disconnected(self) -> None:
         if self._closing or self._connecting:
             return
-        h = self.health
+        h = self._health
         h.disconnects += 1
         h.state = H.RECONNECTING if self.reconnect_enabled else H.DISCONNECTED
         dropped = self.pacer.clear()
@@ -291,7 +297,7 @@ class IBConnection:
         attempt = 0
         while not self._closing:
             delay = self.backoff(attempt)
-            self.health.reconnect_delays_s.append(round(delay, 6))
+            self._health.reconnect_delays_s.append(round(delay, 6))
             await asyncio.sleep(delay)
             if self._closing:
                 return
@@ -299,14 +305,14 @@ class IBConnection:
                 await self.connect()
             except AdapterError as exc:
                 attempt += 1
-                self.health.state = H.RECONNECTING
+                self._health.state = H.RECONNECTING
                 log.warning("reconnect attempt %d failed: %s", attempt, exc)
                 if self.max_reconnect_attempts is not None and attempt >= self.max_reconnect_attempts:
-                    self.health.state = H.DISCONNECTED
+                    self._health.state = H.DISCONNECTED
                     return
                 continue
-            self.health.reconnects += 1
-            self.health.reconnect_durations_s.append(round(time.monotonic() - self._dropped_at, 6))
+            self._health.reconnects += 1
+            self._health.reconnect_durations_s.append(round(time.monotonic() - self._dropped_at, 6))
             await self._fire_ready(True)
             return
 
@@ -317,7 +323,7 @@ class IBConnection:
         while loop.time() < end:
             if (
                 self.is_ready
-                and self.health.state == H.CONNECTED
+                and self._health.state == H.CONNECTED
                 and (self._reconnect_task is None or self._reconnect_task.done())
             ):
                 return True

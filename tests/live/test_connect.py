@@ -107,3 +107,24 @@ def test_live_kernel_surfaces_callback_errors() -> None:
     k.call_after(0, boom)
     with pytest.raises(ValueError, match="strategy bug"):
         k.run(time.time_ns() + 1_000_000_000)
+
+
+def test_trades_and_health_of_a_live_session() -> None:
+    from tests.live.support import Session
+
+    async def main() -> None:
+        async with Session() as s:
+            server, venue, bus = s.server, s.venue, s.run.bus
+            venue.subscribe(0, trades=True)
+            await until(lambda: server.mkt_data_requests, what="subscription at the server")  # paced
+            server.add_order(0, -1, 10010, 4)
+            server.market_order(0, 1, 3)  # another participant lifts the offer: a trade print
+            await until(lambda: bus.trade_updates == 1, what="trade")
+            await until(lambda: bus.last_book.get(0) is not None and bus.last_book[0].ask_qty == 1, what="book")
+            h = venue.health.snapshot()
+            assert h["state"] == "connected" and h["connects"] == 1 and h["client_id"] == 1
+            assert h["last_message_age_s"] is not None and h["last_message_age_s"] < 5
+            assert h["pacing_sent"] >= 9 and h["pacing_queue_depth"] == 0
+            assert s.run.portfolio.position(0) == 0  # not our trade
+
+    asyncio.run(main())
