@@ -1,0 +1,1348 @@
+"""numba kernels of the fast L3 book and matching engine (see :mod:`venues.fast`).
+
+Everything here is a plain function over preallocated int64 numpy arrays, so
+that ``@njit(cache=True)`` can cache it on disk and a call costs one dispatch:
+
+``st`` (``NS``,)
+    scalars: best prices, counts, free-list heads, trade statistics, flags
+    (the ``S_*`` indices below).
+``ords`` (capacity, ``NF``)
+    the order pool, one row per order (``O_*`` columns). Free rows form a
+    singly linked free list through ``O_NEXT``; resting orders of one price
+    level form an intrusive doubly linked FIFO list (``O_PREV`` / ``O_NEXT``).
+``lvls`` (capacity, ``NL``)
+    the price-level pool (``L_*`` columns): price, aggregate visible qty,
+    order count, head and tail of the FIFO; free rows linked through ``L_NEXT``.
+``book`` (2, capacity)
+    per side the level rows sorted by price with the *best level last*: row 0
+    the bids in ascending price, row 1 the asks in descending price. New
+    levels appear near the touch and empty levels mostly vanish at the touch,
+    so the insert/remove shifts are short; lookups scan from the best end
+    (binary search once the scan gets long). Sparse prices cost nothing.
+``omap`` (capacity, 2)
+    open-addressing hash map order id -> pool row (linear probing, Fibonacci
+    hashing, backward-shift deletion, load <= 1/2). The key ``EMPTY``
+    (``-2**63``, i.e. id ``2**63``) is reserved.
+``buf`` (capacity, ``NR``)
+    the output buffer: trade prints (kind ``K_TRADE``), execution reports
+    (kinds 1..7 = ``ReportKind``) and top-of-book snapshots (``K_TOP``), in the
+    exact order the reference engine would fire its callbacks. The Python
+    wrapper turns the rows into callbacks (:meth:`FastMatchingEngine._flush`).
+
+Nothing here grows an array: every entry point first checks the capacity it
+may need for one operation (one order row, one level row, one book slot, one
+map entry, and a bound on the buffer rows) and returns ``NEED_GROW`` /
+``NEED_FLUSH`` without side effects when it is short; the wrapper grows or
+flushes and calls again.
+
+The semantics are those of :class:`venues.matching.MatchingEngine` (the
+specification): the comments name the reference method each function mirrors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# ----------------------------------------------------------------- layout
+
+EMPTY = -9223372036854775808  # empty hash-map key
+I64_MAX = 9223372036854775807
+I64_MIN = -9223372036854775808
+
+# state scalars
+S_BB = 0  # best bid price (0: none)
+S_BA = 1  # best ask price (0: none)
+S_NLV = 2  # number of bid levels (S_NLV + 1: ask levels)
+S_NORD = 4  # resting orders
+S_FREE_O = 5  # head of the free order rows
+S_NFREE_O = 6
+S_FREE_L = 7  # head of the free level rows
+S_NFREE_L = 8
+S_MAPN = 9  # hash-map entries
+S_MAPSHIFT = 10  # 64 - log2(map capacity)
+S_LAST = 11  # last trade price
+S_TCOUNT = 12
+S_TQTY = 13
+S_UNKNOWN = 14
+S_DUP = 15
+S_STP = 16  # STPMode value
+S_NBUF = 17  # rows in the output buffer
+S_REC_TRADES = 18  # 1: record trade prints (on_trade is set)
+S_REC_REPORTS = 19  # 1: record reports (on_report is set)
+S_NSTOPS = 20  # waiting stops (kept by the wrapper)
+S_STOP_BUY = 21  # lowest buy stop price (I64_MAX: none)
+S_STOP_SELL = 22  # highest sell stop price (I64_MIN: none)
+S_INS = 23  # insertion serial (order of the reference's `_orders` dict)
+S_RID = 24  # resting-record serial (identity of the reference's record lists)
+S_NPART = 25  # resting participant orders
+S_HIDQ = 26  # upper bound of the resting hidden quantity
+S_TOP0 = 27  # top before the last event (4 slots) when returning STOPS
+S_BOUND = 31  # apply_window: current time bound
+S_LOOKAHEAD = 32  # apply_window: lookahead added to the first callback's ts
+S_FIRSTCB = 33  # apply_window: 1 once a callback bounded the window
+S_RET = 34  # auxiliary return value
+NS = 40
+
+# order columns (hot ones first)
+O_NEXT = 0
+O_PREV = 1
+O_LVL = 2
+O_VIS = 3
+O_HID = 4
+O_PX = 5
+O_SIDE = 6
+O_OWN = 7
+O_OID = 8
+O_DISP = 9
+O_TIF = 10
+O_EXP = 11
+O_POST = 12
+O_INS = 13
+O_RID = 14
+NF = 16
+
+# level columns
+L_PX = 0
+L_QTY = 1
+L_CNT = 2
+L_HEAD = 3
+L_TAIL = 4
+L_SIDE = 5
+L_NEXT = 6
+NL = 8
+
+# buffer rows
+R_KIND = 0
+R_TS = 1
+R_OID = 2
+R_OWN = 3
+R_PX = 4
+R_QTY = 5
+R_LEAVES = 6
+R_REASON = 7
+R_A1 = 8
+R_A2 = 9
+R_A3 = 10
+R_LIQ = 11
+NR = 12
+K_TRADE = 0  # ts, px, qty, a1 = aggressor side
+K_ACK = 1
+K_REJECT = 2
+K_FILL = 3
+K_CANCEL = 4
+K_EXPIRE = 5
+K_REPLACE = 6
+K_TRIGGER = 7
+K_TOP = 8  # ts, oid = bid px, own = bid qty, px = ask px, qty = ask qty
+
+# reason codes (texts in venues.fast.engine)
+RS_NONE = 0
+RS_STP = 1
+RS_STP_OLDEST = 2  # a1 resting id, a2 incoming id
+RS_STP_DEC = 3  # a1 decrement, a2 resting id, a3 incoming id
+RS_NO_LIQ = 4  # a1 id, a2 unfilled
+RS_FOK = 5  # a1 id, a2 qty, a3 available; px = limit
+RS_IOC = 6  # a1 id, a2 remainder
+RS_REMOVED = 7
+RS_REDUCED = 8
+RS_MODIFIED = 9
+RS_CLEARED = 10
+LIQ_NONE = 0
+LIQ_M = 1
+LIQ_T = 2
+
+# enums (kernel.orders)
+TIF_GTC = 1
+TIF_DAY = 2
+TIF_GTD = 3
+TIF_IOC = 4
+TIF_FOK = 5
+OT_LIMIT = 1
+OT_MARKET = 2
+OT_STOP = 3
+OT_STOP_LIMIT = 4
+STP_NONE = 0
+STP_CANCEL_NEWEST = 1
+STP_CANCEL_OLDEST = 2
+STP_DECREMENT_BOTH = 3
+
+# market-data actions (kernel.events)
+A_ADD = 1
+A_CANCEL = 2
+A_MODIFY = 3
+A_EXECUTE = 4
+A_TRADE = 5
+A_CLEAR = 6
+A_MARKET = 7
+
+# apply statuses (returned as index << 4 | status)
+ST_DONE = 0  # reached stop
+ST_TOP = 1  # returned after an event that changed the top (watch_top, not recording)
+ST_STOPS = 2  # returned after an event that crossed a waiting stop: the wrapper triggers them
+ST_GROW = 3  # event not applied: grow the arrays (S_RET: bit mask)
+ST_FLUSH = 4  # event not applied: flush the buffer (S_RET: rows needed)
+ST_BADACTION = 5  # event not applied: unknown action
+ST_BOUND = 6  # event not applied: its ts is past the time bound
+ST_PYEVENT = 7  # event not applied: the wrapper applies it in Python (rare paths)
+
+# apply modes
+M_WATCH = 1  # compare the top before/after each event
+M_RECORD_TOP = 2  # record K_TOP rows instead of returning at top changes
+M_BOUND = 4  # stop at the time bound (tightened by the first callback)
+
+G_ORDERS = 1
+G_LEVELS = 2
+G_BOOK_BID = 4
+G_BOOK_ASK = 8
+G_MAP = 16
+
+_FIB = np.uint64(0x9E3779B97F4A7C15)
+
+# ----------------------------------------------------------------- hash map
+
+
+@njit(cache=True, nogil=True)
+def _slot_of(key, shift):
+    return np.int64((np.uint64(key) * _FIB) >> np.uint64(shift))
+
+
+@njit(cache=True, nogil=True)
+def map_get(st, omap, key):
+    """Pool row of order ``key``, or -1."""
+    mask = omap.shape[0] - 1
+    i = _slot_of(key, st[S_MAPSHIFT])
+    while True:
+        k = omap[i, 0]
+        if k == key:
+            return omap[i, 1]
+        if k == EMPTY:
+            return -1
+        i = (i + 1) & mask
+
+
+@njit(cache=True, nogil=True)
+def map_put(st, omap, key, val):
+    mask = omap.shape[0] - 1
+    i = _slot_of(key, st[S_MAPSHIFT])
+    while True:
+        k = omap[i, 0]
+        if k == EMPTY:
+            omap[i, 0] = key
+            omap[i, 1] = val
+            st[S_MAPN] += 1
+            return
+        if k == key:
+            omap[i, 1] = val
+            return
+        i = (i + 1) & mask
+
+
+@njit(cache=True, nogil=True)
+def map_del(st, omap, key):
+    mask = omap.shape[0] - 1
+    shift = st[S_MAPSHIFT]
+    i = _slot_of(key, shift)
+    while True:
+        k = omap[i, 0]
+        if k == key:
+            break
+        if k == EMPTY:
+            return
+        i = (i + 1) & mask
+    # Backward-shift deletion: no tombstones.
+    j = i
+    while True:
+        j = (j + 1) & mask
+        k = omap[j, 0]
+        if k == EMPTY:
+            break
+        h = _slot_of(k, shift)
+        # Entry j may stay if its home h lies cyclically in (i, j].
+        if i <= j:
+            if i < h <= j:
+                continue
+        elif h > i or h <= j:
+            continue
+        omap[i, 0] = k
+        omap[i, 1] = omap[j, 1]
+        i = j
+    omap[i, 0] = EMPTY
+    st[S_MAPN] -= 1
+
+
+@njit(cache=True, nogil=True)
+def map_rehash(st, old, new):
+    """Move every entry of ``old`` into the empty table ``new`` (S_MAPSHIFT already set for it)."""
+    st[S_MAPN] = 0
+    for i in range(old.shape[0]):
+        k = old[i, 0]
+        if k != EMPTY:
+            map_put(st, new, k, old[i, 1])
+
+
+# ------------------------------------------------------------------- pools
+
+
+@njit(cache=True, nogil=True)
+def _alloc_order(st, ords):
+    o = st[S_FREE_O]
+    st[S_FREE_O] = ords[o, O_NEXT]
+    st[S_NFREE_O] -= 1
+    return o
+
+
+@njit(cache=True, nogil=True)
+def _free_order(st, ords, o):
+    ords[o, O_NEXT] = st[S_FREE_O]
+    ords[o, O_OID] = 0
+    st[S_FREE_O] = o
+    st[S_NFREE_O] += 1
+
+
+@njit(cache=True, nogil=True)
+def link_free_orders(st, ords, lo, hi):
+    """Put rows ``lo .. hi-1`` (new capacity) on the order free list."""
+    for o in range(hi - 1, lo - 1, -1):
+        ords[o, O_NEXT] = st[S_FREE_O]
+        st[S_FREE_O] = o
+        st[S_NFREE_O] += 1
+
+
+@njit(cache=True, nogil=True)
+def link_free_levels(st, lvls, lo, hi):
+    for v in range(hi - 1, lo - 1, -1):
+        lvls[v, L_NEXT] = st[S_FREE_L]
+        st[S_FREE_L] = v
+        st[S_NFREE_L] += 1
+
+
+# ------------------------------------------------------------------ levels
+
+
+@njit(cache=True, nogil=True)
+def _row(side):
+    return 0 if side > 0 else 1
+
+
+@njit(cache=True, nogil=True)
+def _key(side, px):
+    """Sort key in a book row: ascending, the best level has the largest key."""
+    return px if side > 0 else -px
+
+
+@njit(cache=True, nogil=True)
+def _find_pos(st, lvls, book, side, px):
+    """Index in the side's row of the last level with key <= key(px), or -1."""
+    r = _row(side)
+    n = st[S_NLV + r]
+    k = _key(side, px)
+    j = n - 1
+    steps = 0
+    while j >= 0 and steps < 16:
+        if _key(side, lvls[book[r, j], L_PX]) <= k:
+            return j
+        j -= 1
+        steps += 1
+    if j < 0:
+        return -1
+    # Binary search in 0..j: last index with key <= k.
+    lo = 0
+    hi = j + 1  # answer in [lo - 1, hi - 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if _key(side, lvls[book[r, mid], L_PX]) <= k:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
+
+
+@njit(cache=True, nogil=True)
+def level_of(st, lvls, book, side, px):
+    """Level row at ``px`` on ``side``, or -1."""
+    j = _find_pos(st, lvls, book, side, px)
+    if j >= 0:
+        v = book[_row(side), j]
+        if lvls[v, L_PX] == px:
+            return v
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _level_for_insert(st, lvls, book, side, px):
+    """The level at ``px`` on ``side``, created (empty) if missing."""
+    r = _row(side)
+    j = _find_pos(st, lvls, book, side, px)
+    if j >= 0:
+        v = book[r, j]
+        if lvls[v, L_PX] == px:
+            return v
+    v = st[S_FREE_L]
+    st[S_FREE_L] = lvls[v, L_NEXT]
+    st[S_NFREE_L] -= 1
+    lvls[v, L_PX] = px
+    lvls[v, L_QTY] = 0
+    lvls[v, L_CNT] = 0
+    lvls[v, L_HEAD] = -1
+    lvls[v, L_TAIL] = -1
+    lvls[v, L_SIDE] = side
+    n = st[S_NLV + r]
+    for k in range(n, j + 1, -1):
+        book[r, k] = book[r, k - 1]
+    book[r, j + 1] = v
+    st[S_NLV + r] = n + 1
+    return v
+
+
+@njit(cache=True, nogil=True)
+def _drop_level(st, lvls, book, v):
+    """Remove the (empty) level ``v`` from its row and the pool; refresh the cached best price."""
+    side = lvls[v, L_SIDE]
+    r = _row(side)
+    n = st[S_NLV + r]
+    if book[r, n - 1] == v:
+        j = n - 1
+    else:
+        j = _find_pos(st, lvls, book, side, lvls[v, L_PX])
+    for k in range(j, n - 1):
+        book[r, k] = book[r, k + 1]
+    n -= 1
+    st[S_NLV + r] = n
+    if j == n:  # it was the best level
+        st[S_BB + r] = lvls[book[r, n - 1], L_PX] if n else 0
+    lvls[v, L_NEXT] = st[S_FREE_L]
+    lvls[v, L_CNT] = 0
+    st[S_FREE_L] = v
+    st[S_NFREE_L] += 1
+
+
+@njit(cache=True, nogil=True)
+def _q_append(ords, lvls, v, o):
+    t = lvls[v, L_TAIL]
+    ords[o, O_PREV] = t
+    ords[o, O_NEXT] = -1
+    if t >= 0:
+        ords[t, O_NEXT] = o
+    else:
+        lvls[v, L_HEAD] = o
+    lvls[v, L_TAIL] = o
+    lvls[v, L_CNT] += 1
+
+
+@njit(cache=True, nogil=True)
+def _q_remove(ords, lvls, v, o):
+    p = ords[o, O_PREV]
+    n = ords[o, O_NEXT]
+    if p >= 0:
+        ords[p, O_NEXT] = n
+    else:
+        lvls[v, L_HEAD] = n
+    if n >= 0:
+        ords[n, O_PREV] = p
+    else:
+        lvls[v, L_TAIL] = p
+    lvls[v, L_CNT] -= 1
+
+
+# ------------------------------------------------------------------ output
+
+
+@njit(cache=True, nogil=True)
+def _put(st, buf, kind, ts, oid, own, px, qty, leaves, reason, a1, a2, a3, liq):
+    n = st[S_NBUF]
+    buf[n, R_KIND] = kind
+    buf[n, R_TS] = ts
+    buf[n, R_OID] = oid
+    buf[n, R_OWN] = own
+    buf[n, R_PX] = px
+    buf[n, R_QTY] = qty
+    buf[n, R_LEAVES] = leaves
+    buf[n, R_REASON] = reason
+    buf[n, R_A1] = a1
+    buf[n, R_A2] = a2
+    buf[n, R_A3] = a3
+    buf[n, R_LIQ] = liq
+    st[S_NBUF] = n + 1
+
+
+@njit(cache=True, nogil=True)
+def _emit(st, buf, kind, ts, oid, owner, px, qty, leaves, reason, a1, a2, a3, liq):
+    """A report about a participant order (reference: ``_emit``)."""
+    if owner != 0 and st[S_REC_REPORTS] != 0:
+        _put(st, buf, kind, ts, oid, owner, px, qty, leaves, reason, a1, a2, a3, liq)
+
+
+@njit(cache=True, nogil=True)
+def _trade(st, buf, ts, px, qty, side):
+    if st[S_REC_TRADES] != 0:
+        _put(st, buf, K_TRADE, ts, 0, 0, px, qty, 0, 0, side, 0, 0, 0)
+
+
+# -------------------------------------------------------------- book plumbing
+
+
+@njit(cache=True, nogil=True)
+def _insert(st, ords, lvls, book, omap, o):
+    """Put order row ``o`` at the back of its level (reference: ``_insert``)."""
+    side = ords[o, O_SIDE]
+    px = ords[o, O_PX]
+    v = _level_for_insert(st, lvls, book, side, px)
+    _q_append(ords, lvls, v, o)
+    lvls[v, L_QTY] += ords[o, O_VIS]
+    ords[o, O_LVL] = v
+    if side > 0:
+        if px > st[S_BB]:
+            st[S_BB] = px
+    elif st[S_BA] == 0 or px < st[S_BA]:
+        st[S_BA] = px
+    st[S_INS] += 1
+    ords[o, O_INS] = st[S_INS]
+    map_put(st, omap, ords[o, O_OID], o)
+    st[S_NORD] += 1
+    if ords[o, O_OWN] != 0:
+        st[S_NPART] += 1
+
+
+@njit(cache=True, nogil=True)
+def _forget(st, ords, omap, o):
+    """Drop order ``o`` from the id map and the counts (it is off its level already)."""
+    map_del(st, omap, ords[o, O_OID])
+    st[S_NORD] -= 1
+    if ords[o, O_OWN] != 0:
+        st[S_NPART] -= 1
+
+
+@njit(cache=True, nogil=True)
+def _unlink(st, ords, lvls, book, omap, o):
+    """Take ``o`` out of the book, quantities untouched (reference: ``_unlink``)."""
+    v = ords[o, O_LVL]
+    _q_remove(ords, lvls, v, o)
+    if lvls[v, L_CNT] == 0:
+        _drop_level(st, lvls, book, v)
+    else:
+        lvls[v, L_QTY] -= ords[o, O_VIS]
+    _forget(st, ords, omap, o)
+
+
+@njit(cache=True, nogil=True)
+def _new_order(st, ords, oid, owner, side, px, vis, hid, disp, tif, exp, post):
+    o = _alloc_order(st, ords)
+    ords[o, O_PX] = px
+    ords[o, O_VIS] = vis
+    ords[o, O_HID] = hid
+    ords[o, O_SIDE] = side
+    ords[o, O_OWN] = owner
+    ords[o, O_OID] = oid
+    ords[o, O_DISP] = disp
+    ords[o, O_TIF] = tif
+    ords[o, O_EXP] = exp
+    ords[o, O_POST] = post
+    st[S_RID] += 1
+    ords[o, O_RID] = st[S_RID]
+    if hid > 0:
+        st[S_HIDQ] += hid
+    return o
+
+
+@njit(cache=True, nogil=True)
+def _crosses(st, side, px):
+    """The opposite best a limit at ``px`` would cross, else 0 (reference: ``_crosses``)."""
+    if side > 0:
+        ba = st[S_BA]
+        return ba if ba != 0 and px >= ba else 0
+    bb = st[S_BB]
+    return bb if bb != 0 and px <= bb else 0
+
+
+# ------------------------------------------------------------------ matching
+
+
+@njit(cache=True, nogil=True)
+def _match(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, limit):
+    """Match an incoming order against the opposite side (reference: ``_match``).
+
+    Returns ``remaining * 2 + stp_hit``.
+    """
+    stp = st[S_STP] if owner != 0 else 0
+    r = 1 if side > 0 else 0  # the opposite row
+    while qty > 0:
+        best = st[S_BA] if side > 0 else st[S_BB]
+        if best == 0:
+            break
+        if limit != 0 and ((best > limit) if side > 0 else (best < limit)):
+            break
+        v = book[r, st[S_NLV + r] - 1]
+        while qty > 0 and lvls[v, L_CNT] > 0:
+            o = lvls[v, L_HEAD]
+            rown = ords[o, O_OWN]
+            vis = ords[o, O_VIS]
+            roid = ords[o, O_OID]
+            if stp != 0 and rown == owner:
+                if stp == STP_CANCEL_NEWEST:
+                    return qty * 2 + 1
+                if stp == STP_CANCEL_OLDEST:
+                    leaves = vis + ords[o, O_HID]
+                    _q_remove(ords, lvls, v, o)
+                    lvls[v, L_QTY] -= vis
+                    _forget(st, ords, omap, o)
+                    _free_order(st, ords, o)
+                    _emit(st, buf, K_CANCEL, ts, roid, rown, best, leaves, 0, RS_STP_OLDEST, roid, oid, 0, 0)
+                    continue
+                # DECREMENT_BOTH: remove what would have traded, without a trade.
+                d = qty if qty < vis else vis
+                qty -= d
+                vis -= d
+                ords[o, O_VIS] = vis
+                lvls[v, L_QTY] -= d
+                hid = ords[o, O_HID]
+                done = False
+                if vis == 0:
+                    _q_remove(ords, lvls, v, o)
+                    if hid != 0:
+                        disp = ords[o, O_DISP]
+                        s = disp if disp < hid else hid
+                        ords[o, O_HID] = hid - s
+                        ords[o, O_VIS] = s
+                        lvls[v, L_QTY] += s
+                        _q_append(ords, lvls, v, o)
+                    else:
+                        _forget(st, ords, omap, o)
+                        done = True
+                if vis != 0 or hid != 0:
+                    _emit(st, buf, K_REPLACE, ts, roid, rown, best, vis + hid, vis + hid, RS_STP_DEC, d, roid, oid, 0)
+                else:
+                    _emit(st, buf, K_CANCEL, ts, roid, rown, best, d, 0, RS_STP_DEC, d, roid, oid, 0)
+                if done:
+                    _free_order(st, ords, o)
+                if qty != 0:
+                    _emit(st, buf, K_REPLACE, ts, oid, owner, limit, qty, qty, RS_STP_DEC, d, roid, oid, 0)
+                else:
+                    _emit(st, buf, K_CANCEL, ts, oid, owner, limit, d, 0, RS_STP_DEC, d, roid, oid, 0)
+                continue
+            f = qty if qty < vis else vis
+            qty -= f
+            vis -= f
+            ords[o, O_VIS] = vis
+            lvls[v, L_QTY] -= f
+            st[S_LAST] = best
+            st[S_TCOUNT] += 1
+            st[S_TQTY] += f
+            hid = ords[o, O_HID]
+            done = False
+            if vis == 0:
+                _q_remove(ords, lvls, v, o)
+                if hid != 0:
+                    # Iceberg refresh: a new slice at the back of the queue.
+                    disp = ords[o, O_DISP]
+                    s = disp if disp < hid else hid
+                    hid -= s
+                    ords[o, O_HID] = hid
+                    ords[o, O_VIS] = s
+                    vis = s
+                    lvls[v, L_QTY] += s
+                    _q_append(ords, lvls, v, o)
+                else:
+                    _forget(st, ords, omap, o)
+                    done = True
+            _trade(st, buf, ts, best, f, side)
+            if rown != 0:
+                _emit(st, buf, K_FILL, ts, roid, rown, best, f, vis + hid, RS_NONE, 0, 0, 0, LIQ_M)
+            if owner != 0:
+                _emit(st, buf, K_FILL, ts, oid, owner, best, f, qty, RS_NONE, 0, 0, 0, LIQ_T)
+            if done:
+                _free_order(st, ords, o)
+        if lvls[v, L_CNT] == 0:
+            _drop_level(st, lvls, book, v)
+    return qty * 2
+
+
+@njit(cache=True, nogil=True)
+def fok_available(st, ords, lvls, book, owner, side, qty, limit):
+    """Quantity (up to ``qty``) a FOK order would trade (reference: ``_fok_available``)."""
+    stp = st[S_STP] if owner != 0 else 0
+    r = 1 if side > 0 else 0
+    need = qty
+    got = 0
+    for j in range(st[S_NLV + r] - 1, -1, -1):
+        v = book[r, j]
+        p = lvls[v, L_PX]
+        if (p > limit) if side > 0 else (p < limit):
+            break
+        mine = False
+        if stp != 0:
+            o = lvls[v, L_HEAD]
+            while o >= 0:
+                if ords[o, O_OWN] == owner:
+                    mine = True
+                    break
+                o = ords[o, O_NEXT]
+        if not mine:
+            tot = 0
+            o = lvls[v, L_HEAD]
+            while o >= 0:
+                tot += ords[o, O_VIS] + ords[o, O_HID]
+                o = ords[o, O_NEXT]
+            take = need if need < tot else tot
+            got += take
+            need -= take
+        else:
+            # Replay the round-robin of visible slices (icebergs refresh at the back).
+            cnt = lvls[v, L_CNT]
+            qv = np.empty(cnt, np.int64)
+            qh = np.empty(cnt, np.int64)
+            qd = np.empty(cnt, np.int64)
+            qm = np.empty(cnt, np.bool_)
+            o = lvls[v, L_HEAD]
+            k = 0
+            while o >= 0:
+                qv[k] = ords[o, O_VIS]
+                qh[k] = ords[o, O_HID]
+                qd[k] = ords[o, O_DISP]
+                qm[k] = ords[o, O_OWN] == owner
+                k += 1
+                o = ords[o, O_NEXT]
+            head = 0
+            size = cnt
+            while need > 0 and size > 0:
+                vis = qv[head]
+                hid = qh[head]
+                disp = qd[head]
+                me = qm[head]
+                head = (head + 1) % cnt
+                size -= 1
+                d = need if need < vis else vis
+                if me:
+                    if stp == STP_CANCEL_NEWEST:
+                        return got
+                    if stp == STP_CANCEL_OLDEST:
+                        continue
+                    need -= d
+                else:
+                    need -= d
+                    got += d
+                vis -= d
+                if vis == 0 and hid != 0:
+                    s = disp if disp < hid else hid
+                    t = (head + size) % cnt
+                    qv[t] = s
+                    qh[t] = hid - s
+                    qd[t] = disp
+                    qm[t] = me
+                    size += 1
+        if need == 0:
+            break
+    return got
+
+
+@njit(cache=True, nogil=True)
+def _rest(st, ords, lvls, book, omap, oid, owner, side, px, leaves, disp, tif, exp, post):
+    """Rest ``leaves`` with the iceberg display rule (reference: ``_rest``); returns the record id."""
+    vis = disp if 0 < disp < leaves else leaves
+    o = _new_order(st, ords, oid, owner, side, px, vis, leaves - vis, disp, tif, exp, post)
+    _insert(st, ords, lvls, book, omap, o)
+    return ords[o, O_RID]
+
+
+@njit(cache=True, nogil=True)
+def process(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px, otype, tif, disp, exp, post):
+    """Execute an accepted or triggered order (reference: ``_process``).
+
+    Returns the record id when the rest of the order rests, else 0.
+    """
+    if otype == OT_MARKET or otype == OT_STOP:
+        res = _match(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, 0)
+        rem = res >> 1
+        if rem != 0:
+            if res & 1:
+                _emit(st, buf, K_CANCEL, ts, oid, owner, 0, rem, 0, RS_STP, 0, 0, 0, 0)
+            else:
+                _emit(st, buf, K_CANCEL, ts, oid, owner, 0, rem, 0, RS_NO_LIQ, oid, rem, 0, 0)
+        return 0
+    if tif == TIF_FOK:
+        avail = fok_available(st, ords, lvls, book, owner, side, qty, px)
+        if avail < qty:
+            _emit(st, buf, K_CANCEL, ts, oid, owner, px, qty, 0, RS_FOK, oid, qty, avail, 0)
+            return 0
+    res = _match(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px)
+    rem = res >> 1
+    if rem == 0:
+        return 0
+    if res & 1:
+        _emit(st, buf, K_CANCEL, ts, oid, owner, px, rem, 0, RS_STP, 0, 0, 0, 0)
+        return 0
+    if tif == TIF_IOC or tif == TIF_FOK:
+        _emit(st, buf, K_CANCEL, ts, oid, owner, px, rem, 0, RS_IOC, oid, rem, 0, 0)
+        return 0
+    return _rest(st, ords, lvls, book, omap, oid, owner, side, px, rem, disp, tif, exp, post)
+
+
+@njit(cache=True, nogil=True)
+def _reprice(st, ords, lvls, book, omap, buf, ts, o, px, leaves):
+    """New price / leaves (> 0) for a resting order with the priority rule (reference: ``_reprice``)."""
+    vis = ords[o, O_VIS]
+    if px == ords[o, O_PX] and leaves <= vis + ords[o, O_HID]:
+        nv = vis if vis < leaves else leaves
+        ords[o, O_VIS] = nv
+        ords[o, O_HID] = leaves - nv
+        lvls[ords[o, O_LVL], L_QTY] -= vis - nv
+        return
+    _unlink(st, ords, lvls, book, omap, o)
+    ords[o, O_PX] = px
+    oid = ords[o, O_OID]
+    owner = ords[o, O_OWN]
+    res = _match(st, ords, lvls, book, omap, buf, ts, oid, owner, ords[o, O_SIDE], leaves, px)
+    rem = res >> 1
+    if rem == 0:
+        _free_order(st, ords, o)
+        return
+    if res & 1:
+        _emit(st, buf, K_CANCEL, ts, oid, owner, px, rem, 0, RS_STP, 0, 0, 0, 0)
+        _free_order(st, ords, o)
+        return
+    disp = ords[o, O_DISP]
+    nv = disp if 0 < disp < rem else rem
+    ords[o, O_VIS] = nv
+    ords[o, O_HID] = rem - nv
+    if rem - nv > 0:
+        st[S_HIDQ] += rem - nv
+    _insert(st, ords, lvls, book, omap, o)
+
+
+@njit(cache=True, nogil=True)
+def reprice(st, ords, lvls, book, omap, buf, ts, oid, px, leaves):
+    """amend() of a resting order after its checks and REPLACE report; 0 if ``oid`` is not resting."""
+    o = map_get(st, omap, oid)
+    if o < 0:
+        return 0
+    _reprice(st, ords, lvls, book, omap, buf, ts, o, px, leaves)
+    return 1
+
+
+# -------------------------------------------------------------- background flow
+
+
+@njit(cache=True, nogil=True)
+def add(st, ords, lvls, book, omap, buf, ts, oid, side, px, qty, owner):
+    """Reference: ``add`` (without the owner memory, kept by the wrapper)."""
+    if qty <= 0:
+        return
+    if map_get(st, omap, oid) >= 0:
+        st[S_DUP] += 1
+        return
+    if _crosses(st, side, px) != 0:
+        res = _match(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px)
+        qty = res >> 1
+        if qty != 0 and (res & 1):
+            _emit(st, buf, K_CANCEL, ts, oid, owner, px, qty, 0, RS_STP, 0, 0, 0, 0)
+            qty = 0
+        if qty == 0:
+            return
+    o = _new_order(st, ords, oid, owner, side, px, qty, 0, 0, TIF_GTC, 0, 0)
+    _insert(st, ords, lvls, book, omap, o)
+
+
+@njit(cache=True, nogil=True)
+def remove(st, ords, lvls, book, omap, buf, ts, oid, qty):
+    """Reference: ``remove``; returns 1, or 0 (counted unknown)."""
+    o = map_get(st, omap, oid)
+    if o < 0:
+        st[S_UNKNOWN] += 1
+        return 0
+    vis = ords[o, O_VIS]
+    hid = ords[o, O_HID]
+    leaves = vis + hid
+    if qty <= 0 or qty >= leaves:
+        _unlink(st, ords, lvls, book, omap, o)
+        _emit(st, buf, K_CANCEL, ts, oid, ords[o, O_OWN], ords[o, O_PX], leaves, 0, RS_REMOVED, 0, 0, 0, 0)
+        _free_order(st, ords, o)
+        return 1
+    dh = qty if qty < hid else hid
+    ords[o, O_HID] = hid - dh
+    ords[o, O_VIS] = vis - (qty - dh)
+    lvls[ords[o, O_LVL], L_QTY] -= qty - dh
+    _emit(st, buf, K_CANCEL, ts, oid, ords[o, O_OWN], ords[o, O_PX], qty, leaves - qty, RS_REDUCED, 0, 0, 0, 0)
+    return 1
+
+
+@njit(cache=True, nogil=True)
+def market(st, ords, lvls, book, omap, buf, ts, side, qty, owner):
+    """Reference: ``market`` without the stop check; returns the filled quantity."""
+    if qty <= 0:
+        return 0
+    res = _match(st, ords, lvls, book, omap, buf, ts, 0, owner, side, qty, 0)
+    return qty - (res >> 1)
+
+
+@njit(cache=True, nogil=True)
+def _execute_row(st, ords, lvls, book, omap, buf, ts, o, qty, px):
+    """Execute ``qty`` of resting row ``o`` at ``px`` (0: its price); reference: ``execute`` after the lookup."""
+    vis = ords[o, O_VIS]
+    hid = ords[o, O_HID]
+    f = qty if qty < vis + hid else vis + hid
+    if f <= 0:
+        return
+    oid = ords[o, O_OID]
+    p = px if px != 0 else ords[o, O_PX]
+    done = False
+    if f == vis + hid:
+        _unlink(st, ords, lvls, book, omap, o)
+        ords[o, O_VIS] = 0
+        ords[o, O_HID] = 0
+        done = True
+    elif f < vis:
+        ords[o, O_VIS] = vis - f
+        lvls[ords[o, O_LVL], L_QTY] -= f
+    else:
+        # The visible slice is gone: take the rest from the reserve and refresh at the back.
+        hid -= f - vis
+        disp = ords[o, O_DISP]
+        s = disp if disp < hid else hid
+        ords[o, O_HID] = hid - s
+        ords[o, O_VIS] = s
+        v = ords[o, O_LVL]
+        lvls[v, L_QTY] += s - vis
+        _q_remove(ords, lvls, v, o)
+        _q_append(ords, lvls, v, o)
+    st[S_LAST] = p
+    st[S_TCOUNT] += 1
+    st[S_TQTY] += f
+    _trade(st, buf, ts, p, f, -ords[o, O_SIDE])
+    _emit(st, buf, K_FILL, ts, oid, ords[o, O_OWN], p, f, ords[o, O_VIS] + ords[o, O_HID], RS_NONE, 0, 0, 0, LIQ_M)
+    if done:
+        _free_order(st, ords, o)
+
+
+@njit(cache=True, nogil=True)
+def ahead_rows(st, ords, lvls, book, o):
+    """Participant orders with priority over resting row ``o``: those at better prices on its
+    side (best price first, queue order), then those ahead of it in its own queue."""
+    side = ords[o, O_SIDE]
+    px = ords[o, O_PX]
+    r = _row(side)
+    out = np.empty(st[S_NPART], np.int64)
+    k = 0
+    for j in range(st[S_NLV + r] - 1, -1, -1):
+        v = book[r, j]
+        p = lvls[v, L_PX]
+        if p != px and ((p < px) if side > 0 else (p > px)):
+            break
+        q = lvls[v, L_HEAD]
+        while q >= 0 and q != o:
+            if ords[q, O_OWN] != 0:
+                out[k] = q
+                k += 1
+            q = ords[q, O_NEXT]
+        if p == px:
+            break
+    return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead):
+    """Reference: ``execute`` without the stop checks; returns 1, or 0 (counted unknown).
+
+    With ``ahead`` (no waiting stops), an execution of a background order
+    first fills the participant orders that have priority over it (the L3
+    replay realism rule, reference: ``_fill_participants_ahead``); without,
+    the caller has done that part.
+    """
+    o = map_get(st, omap, oid)
+    if o < 0:
+        st[S_UNKNOWN] += 1
+        return 0
+    if ahead and st[S_NPART] > 0 and ords[o, O_OWN] == 0 and qty > 0:
+        rows = ahead_rows(st, ords, lvls, book, o)
+        taken = 0
+        for q in rows:
+            if taken >= qty:
+                break
+            vis = ords[q, O_VIS]
+            f = qty - taken if qty - taken < vis else vis
+            if f > 0:
+                _execute_row(st, ords, lvls, book, omap, buf, ts, q, f, ords[q, O_PX])
+                taken += f
+        qty -= taken
+        if qty <= 0:
+            return 1
+    _execute_row(st, ords, lvls, book, omap, buf, ts, o, qty, px)
+    return 1
+
+
+@njit(cache=True, nogil=True)
+def modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty):
+    """Reference: ``modify`` without the stop check; returns 1, or 0 (counted unknown)."""
+    o = map_get(st, omap, oid)
+    if o < 0:
+        st[S_UNKNOWN] += 1
+        return 0
+    if qty <= 0:
+        return remove(st, ords, lvls, book, omap, buf, ts, oid, 0)
+    if px <= 0:
+        px = ords[o, O_PX]
+    _emit(st, buf, K_REPLACE, ts, oid, ords[o, O_OWN], px, qty, qty, RS_MODIFIED, 0, 0, 0, 0)
+    _reprice(st, ords, lvls, book, omap, buf, ts, o, px, qty)
+    return 1
+
+
+@njit(cache=True, nogil=True)
+def trade_print(st, buf, ts, px, qty, side):
+    """Reference: ``trade_print`` without the stop check."""
+    st[S_LAST] = px
+    st[S_TCOUNT] += 1
+    st[S_TQTY] += qty
+    _trade(st, buf, ts, px, qty, side)
+
+
+@njit(cache=True, nogil=True)
+def clear(st, ords, lvls, book, omap, buf, ts):
+    """Reference: ``clear``: participants get CANCEL "book cleared" in the order they entered the book."""
+    npart = st[S_NPART]
+    ins = np.empty(npart, np.int64)
+    rows = np.empty(npart, np.int64)
+    k = 0
+    for r in range(2):
+        for j in range(st[S_NLV + r]):
+            v = book[r, j]
+            o = lvls[v, L_HEAD]
+            while o >= 0:
+                nxt = ords[o, O_NEXT]
+                if ords[o, O_OWN] != 0:
+                    ins[k] = ords[o, O_INS]
+                    rows[k] = o
+                    k += 1
+                else:
+                    _free_order(st, ords, o)
+                o = nxt
+            lvls[v, L_NEXT] = st[S_FREE_L]
+            lvls[v, L_CNT] = 0
+            st[S_FREE_L] = v
+            st[S_NFREE_L] += 1
+        st[S_NLV + r] = 0
+    omap[:, 0] = EMPTY
+    st[S_MAPN] = 0
+    st[S_NORD] = 0
+    st[S_NPART] = 0
+    st[S_HIDQ] = 0
+    st[S_BB] = 0
+    st[S_BA] = 0
+    order = np.argsort(ins)
+    for j in range(npart):
+        o = rows[order[j]]
+        _emit(
+            st, buf, K_CANCEL, ts, ords[o, O_OID], ords[o, O_OWN], ords[o, O_PX],
+            ords[o, O_VIS] + ords[o, O_HID], 0, RS_CLEARED, 0, 0, 0, 0,
+        )  # fmt: skip
+        _free_order(st, ords, o)
+
+
+@njit(cache=True, nogil=True)
+def cancel_resting(st, ords, lvls, book, omap, oid):
+    """cancel()/expire() of a resting order: unlink it; S_TOP0.. = owner, price, leaves. 1 if it was resting."""
+    o = map_get(st, omap, oid)
+    if o < 0:
+        return 0
+    _unlink(st, ords, lvls, book, omap, o)
+    st[S_TOP0] = ords[o, O_OWN]
+    st[S_TOP0 + 1] = ords[o, O_PX]
+    st[S_TOP0 + 2] = ords[o, O_VIS] + ords[o, O_HID]
+    _free_order(st, ords, o)
+    return 1
+
+
+# -------------------------------------------------------------- capacity
+
+
+@njit(cache=True, nogil=True)
+def grow_mask(st, ords, lvls, book, omap):
+    """Arrays too small for one more operation (bits G_*)."""
+    m = 0
+    if st[S_NFREE_O] < 1:
+        m |= G_ORDERS
+    if st[S_NFREE_L] < 1:
+        m |= G_LEVELS
+    if st[S_NLV] + 1 > book.shape[1]:
+        m |= G_BOOK_BID
+    if st[S_NLV + 1] + 1 > book.shape[1]:
+        m |= G_BOOK_ASK
+    if 2 * (st[S_MAPN] + 1) > omap.shape[0]:
+        m |= G_MAP
+    return m
+
+
+@njit(cache=True, nogil=True)
+def buf_need(st, qin):
+    """Buffer rows one operation with incoming quantity ``qin`` may write.
+
+    Every fill or STP decrement consumes at least one lot of the incoming
+    order, and except for the last one empties a visible slice (an order
+    leaves or an iceberg refreshes, which consumes hidden quantity); a
+    CANCEL_OLDEST removes a participant order. Each writes <= 3 rows.
+    """
+    steps = st[S_NORD] + st[S_HIDQ] + 1
+    if qin < steps:
+        steps = qin
+    if steps < 0:
+        steps = 0
+    return 3 * steps + 3 * st[S_NPART] + 16
+
+
+@njit(cache=True, nogil=True)
+def recount_hidden(st, ords, lvls, book):
+    """Set S_HIDQ to the exact resting hidden quantity (it is otherwise an upper bound)."""
+    tot = 0
+    for r in range(2):
+        for j in range(st[S_NLV + r]):
+            o = lvls[book[r, j], L_HEAD]
+            while o >= 0:
+                tot += ords[o, O_HID]
+                o = ords[o, O_NEXT]
+    st[S_HIDQ] = tot
+
+
+# ------------------------------------------------------------------- the hot loop
+
+
+@njit(cache=True, nogil=True)
+def _top_changed(st, lvls, book, b0, b1, b2, b3):
+    nb = st[S_NLV]
+    na = st[S_NLV + 1]
+    bb = st[S_BB]
+    ba = st[S_BA]
+    bq = lvls[book[0, nb - 1], L_QTY] if bb != 0 and nb > 0 else 0
+    aq = lvls[book[1, na - 1], L_QTY] if ba != 0 and na > 0 else 0
+    return bb != b0 or bq != b1 or ba != b2 or aq != b3
+
+
+@njit(cache=True, nogil=True)
+def top_bq(st, lvls, book):
+    nb = st[S_NLV]
+    return lvls[book[0, nb - 1], L_QTY] if st[S_BB] != 0 and nb > 0 else 0
+
+
+@njit(cache=True, nogil=True)
+def top_aq(st, lvls, book):
+    na = st[S_NLV + 1]
+    return lvls[book[1, na - 1], L_QTY] if st[S_BA] != 0 and na > 0 else 0
+
+
+@njit(cache=True, nogil=True)
+def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
+    """Apply MD_DTYPE events ``start .. stop-1`` (reference: ``apply_batch``).
+
+    Returns ``index << 4 | status`` (``ST_*``). With ``M_WATCH`` a top change
+    either returns ``ST_TOP`` after the event, or with ``M_RECORD_TOP`` writes a
+    ``K_TOP`` row and goes on. With ``M_BOUND`` the loop stops before the
+    first event whose ts is past ``st[S_BOUND]``; the first event that writes
+    a row tightens the bound to its ts + ``st[S_LOOKAHEAD]`` (the soonest its
+    callbacks can be delivered).
+    """
+    watch = (mode & M_WATCH) != 0
+    record_top = (mode & M_RECORD_TOP) != 0
+    bounded = (mode & M_BOUND) != 0
+    cap_buf = buf.shape[0]
+    b0 = 0
+    b1 = 0
+    b2 = 0
+    b3 = 0
+    for i in range(start, stop):
+        e = ev[i]
+        ts = e.ts
+        if bounded and ts > st[S_BOUND]:
+            return (i << 4) | ST_BOUND
+        a = np.int64(e.action)
+        q = e.qty
+        # Capacity for one operation.
+        if st[S_NFREE_O] < 1 or st[S_NFREE_L] < 1 or 2 * (st[S_MAPN] + 1) > omap.shape[0]:
+            st[S_RET] = grow_mask(st, ords, lvls, book, omap)
+            return (i << 4) | ST_GROW
+        if st[S_NLV] + 1 > book.shape[1] or st[S_NLV + 1] + 1 > book.shape[1]:
+            st[S_RET] = grow_mask(st, ords, lvls, book, omap)
+            return (i << 4) | ST_GROW
+        nbuf0 = st[S_NBUF]
+        if nbuf0 + 3 * st[S_NPART] + 64 > cap_buf or (a != A_CANCEL and a != A_TRADE and a != A_EXECUTE):
+            need = buf_need(st, q if (a == A_ADD or a == A_MARKET or a == A_MODIFY) else 1)
+            if nbuf0 + need > cap_buf:
+                st[S_RET] = need
+                return (i << 4) | ST_FLUSH
+        if watch:
+            nb = st[S_NLV]
+            na = st[S_NLV + 1]
+            b0 = st[S_BB]
+            b1 = lvls[book[0, nb - 1], L_QTY] if b0 != 0 and nb > 0 else 0
+            b2 = st[S_BA]
+            b3 = lvls[book[1, na - 1], L_QTY] if b2 != 0 and na > 0 else 0
+        if a == A_ADD:
+            oid = np.int64(e.order_id)
+            side = np.int64(e.side)
+            px = e.price
+            if q > 0 and map_get(st, omap, oid) < 0 and _crosses(st, side, px) == 0:
+                # Plain passive add (the hot path).
+                o = _alloc_order(st, ords)
+                ords[o, O_PX] = px
+                ords[o, O_VIS] = q
+                ords[o, O_HID] = 0
+                ords[o, O_SIDE] = side
+                ords[o, O_OWN] = 0
+                ords[o, O_OID] = oid
+                ords[o, O_DISP] = 0
+                ords[o, O_TIF] = TIF_GTC
+                ords[o, O_EXP] = 0
+                ords[o, O_POST] = 0
+                st[S_RID] += 1
+                ords[o, O_RID] = st[S_RID]
+                _insert(st, ords, lvls, book, omap, o)
+            else:
+                add(st, ords, lvls, book, omap, buf, ts, oid, side, px, q, 0)
+        elif a == A_CANCEL:
+            remove(st, ords, lvls, book, omap, buf, ts, np.int64(e.order_id), q)
+        elif a == A_MARKET:
+            market(st, ords, lvls, book, omap, buf, ts, np.int64(e.side), q, 0)
+        elif a == A_MODIFY:
+            modify(st, ords, lvls, book, omap, buf, ts, np.int64(e.order_id), e.price, q)
+        elif a == A_EXECUTE:
+            if st[S_NPART] != 0 and st[S_NSTOPS] != 0:
+                return (i << 4) | ST_PYEVENT  # participants ahead may trigger stops between fills
+            execute(st, ords, lvls, book, omap, buf, ts, np.int64(e.order_id), q, e.price, True)
+        elif a == A_TRADE:
+            trade_print(st, buf, ts, e.price, q, np.int64(e.side))
+        elif a == A_CLEAR:
+            clear(st, ords, lvls, book, omap, buf, ts)
+        else:
+            return (i << 4) | ST_BADACTION
+        if st[S_NSTOPS] != 0:
+            last = st[S_LAST]
+            if last != 0 and (last >= st[S_STOP_BUY] or last <= st[S_STOP_SELL]):
+                st[S_TOP0] = b0
+                st[S_TOP0 + 1] = b1
+                st[S_TOP0 + 2] = b2
+                st[S_TOP0 + 3] = b3
+                return ((i + 1) << 4) | ST_STOPS
+        if watch and _top_changed(st, lvls, book, b0, b1, b2, b3):
+            if not record_top:
+                return ((i + 1) << 4) | ST_TOP
+            _put(
+                st, buf, K_TOP, ts, st[S_BB], top_bq(st, lvls, book), st[S_BA], top_aq(st, lvls, book), 0, 0, 0, 0, 0, 0
+            )
+        if bounded and st[S_NBUF] != nbuf0 and st[S_FIRSTCB] == 0:
+            st[S_FIRSTCB] = 1
+            t = ts + st[S_LOOKAHEAD]
+            if t < st[S_BOUND]:
+                st[S_BOUND] = t
+    return (stop << 4) | ST_DONE
+
+
+# ------------------------------------------------------------------- queries
+
+
+@njit(cache=True, nogil=True)
+def depth_into(st, lvls, book, side, levels, out):
+    """Write up to ``levels`` (price, qty) of one side, best first, into ``out``; return the count."""
+    r = _row(side)
+    n = st[S_NLV + r]
+    k = 0
+    j = n - 1
+    while j >= 0 and k < levels:
+        v = book[r, j]
+        out[k, 0] = lvls[v, L_PX]
+        out[k, 1] = lvls[v, L_QTY]
+        k += 1
+        j -= 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def queue_ahead(st, ords, lvls, omap, oid):
+    o = map_get(st, omap, oid)
+    if o < 0:
+        return -1
+    ahead = 0
+    p = lvls[ords[o, O_LVL], L_HEAD]
+    while p != o:
+        ahead += ords[p, O_VIS]
+        p = ords[p, O_NEXT]
+    return ahead
+
+
+@njit(cache=True, nogil=True)
+def order_row(st, omap, oid):
+    return map_get(st, omap, oid)
+
+
+@njit(cache=True, nogil=True)
+def level_ids(st, ords, lvls, book, side, px):
+    v = level_of(st, lvls, book, side, px)
+    if v < 0:
+        return np.empty(0, np.int64)
+    out = np.empty(lvls[v, L_CNT], np.int64)
+    o = lvls[v, L_HEAD]
+    k = 0
+    while o >= 0:
+        out[k] = ords[o, O_OID]
+        k += 1
+        o = ords[o, O_NEXT]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def check_integrity(st, ords, lvls, book, omap):
+    """0 if every invariant holds, else a code naming the first broken one."""
+    n_orders = 0
+    npart = 0
+    for r in range(2):
+        side = 1 if r == 0 else -1
+        n = st[S_NLV + r]
+        for j in range(n):
+            v = book[r, j]
+            if lvls[v, L_SIDE] != side:
+                return 1
+            if j > 0 and _key(side, lvls[book[r, j - 1], L_PX]) >= _key(side, lvls[v, L_PX]):
+                return 2  # row not sorted
+            if lvls[v, L_CNT] <= 0:
+                return 3  # empty level
+            agg = 0
+            cnt = 0
+            o = lvls[v, L_HEAD]
+            prev = -1
+            while o >= 0:
+                if ords[o, O_PREV] != prev:
+                    return 4
+                if ords[o, O_LVL] != v or ords[o, O_PX] != lvls[v, L_PX] or ords[o, O_SIDE] != side:
+                    return 5
+                if ords[o, O_VIS] <= 0 or ords[o, O_HID] < 0:
+                    return 6
+                if map_get(st, omap, ords[o, O_OID]) != o:
+                    return 7
+                agg += ords[o, O_VIS]
+                cnt += 1
+                if ords[o, O_OWN] != 0:
+                    npart += 1
+                prev = o
+                o = ords[o, O_NEXT]
+            if lvls[v, L_TAIL] != prev:
+                return 8
+            if agg != lvls[v, L_QTY] or cnt != lvls[v, L_CNT]:
+                return 9
+            n_orders += cnt
+        best = lvls[book[r, n - 1], L_PX] if n else 0
+        if st[S_BB + r] != best:
+            return 10
+    if n_orders != st[S_NORD] or n_orders != st[S_MAPN] or npart != st[S_NPART]:
+        return 11
+    if st[S_BB] != 0 and st[S_BA] != 0 and st[S_BB] >= st[S_BA]:
+        return 12
+    free = 0
+    o = st[S_FREE_O]
+    while o >= 0 and free <= ords.shape[0]:
+        free += 1
+        o = ords[o, O_NEXT]
+    if free != st[S_NFREE_O] or free + n_orders != ords.shape[0]:
+        return 13
+    free = 0
+    v = st[S_FREE_L]
+    while v >= 0 and free <= lvls.shape[0]:
+        free += 1
+        v = lvls[v, L_NEXT]
+    if free != st[S_NFREE_L] or free + st[S_NLV] + st[S_NLV + 1] != lvls.shape[0]:
+        return 14
+    return 0

@@ -1,0 +1,887 @@
+"""FastMatchingEngine: the reference engine's API over the numba kernels of :mod:`venues.fast.core`.
+
+Split of the work:
+
+* compiled (``core``): the book (order pool, levels, id map), matching, STP,
+  FOK availability, icebergs, every background action and the batch loop
+  ``apply_events``. Callbacks produced in compiled code are written, in the
+  reference's firing order, to an output buffer that :meth:`_flush` turns into
+  ``on_trade`` / ``on_report`` calls (and ``on_top`` snapshots for the venue).
+* Python (this module, rare paths): argument validation, post-only checks,
+  ACK / REJECT / amend / cancel / expire reports, the owner memory for late
+  rejects, DAY/GTD bookkeeping and the stop book. The compiled loop knows the
+  lowest buy and highest sell stop price and returns here when the last trade
+  price crosses one; :meth:`_check_stops` then runs exactly the reference's
+  trigger procedure.
+
+Callbacks are therefore fired at the end of each compiled call rather than in
+the middle of it; their contents and order are identical, and the reference
+already forbids callbacks from calling back into the engine.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from numba import njit
+from sortedcontainers import SortedList
+
+from kernel.errors import DataError
+from kernel.events import MD_DTYPE
+from kernel.orders import OrderType, STPMode, TimeInForce
+from venues.fast import core as C
+from venues.matching import ExecReport, ReportKind
+
+__all__ = ["FastMatchingEngine"]
+
+_FIELDS = ("ts", "order_id", "price", "qty", "action", "side")
+_GTD = int(TimeInForce.GTD)
+_DAY = int(TimeInForce.DAY)
+_LIMIT = int(OrderType.LIMIT)
+_STOP = int(OrderType.STOP)
+_STOP_LIMIT = int(OrderType.STOP_LIMIT)
+_KINDS = (None, *(ReportKind(k) for k in range(1, 8)))
+_LIQ = ("", "M", "T")
+_STP_REASON = "self-trade prevention"
+_OWNER_MEMORY = 1 << 17
+_ID_MIN = -(1 << 63) + 1  # -2**63 is the id map's empty key
+_ID_MAX = (1 << 63) - 1
+
+_ACK = ReportKind.ACK
+_REJECT = ReportKind.REJECT
+_CANCEL = ReportKind.CANCEL
+_EXPIRE = ReportKind.EXPIRE
+_REPLACE = ReportKind.REPLACE
+_TRIGGER = ReportKind.TRIGGER
+
+_FIXED_REASONS = {
+    C.RS_NONE: "",
+    C.RS_STP: _STP_REASON,
+    C.RS_REMOVED: "removed by market data",
+    C.RS_REDUCED: "reduced by market data",
+    C.RS_MODIFIED: "modified by market data",
+    C.RS_CLEARED: "book cleared",
+}
+
+
+def _reason(code: int, px: int, a1: int, a2: int, a3: int) -> str:
+    text = _FIXED_REASONS.get(code)
+    if text is not None:
+        return text
+    if code == C.RS_STP_OLDEST:
+        return f"{_STP_REASON}: resting order {a1} cancelled (CANCEL_OLDEST) against incoming order {a2}"
+    if code == C.RS_STP_DEC:
+        return f"{_STP_REASON}: decremented by {a1} (DECREMENT_BOTH, orders {a2} and {a3})"
+    if code == C.RS_NO_LIQ:
+        return f"no liquidity: market order {a1} has {a2} unfilled"
+    if code == C.RS_FOK:
+        return f"FOK order {a1} for {a2} killed: only {a3} available at {px} or better"
+    if code == C.RS_IOC:
+        return f"IOC order {a1}: unfilled remainder {a2} cancelled"
+    raise AssertionError(f"unknown reason code {code}")
+
+
+def _as_int(x: Any) -> int | None:
+    if isinstance(x, bool):
+        return None
+    try:
+        return operator.index(x)
+    except TypeError:
+        return None
+
+
+def _side_name(side: int) -> str:
+    return "bid" if side > 0 else "ask"
+
+
+class _Stop:
+    """A stop / stop-limit order waiting off-book (as in the reference)."""
+
+    __slots__ = ("oid", "owner", "side", "qty", "price", "otype", "tif", "stop_px", "display", "expire_ts", "seq")
+
+    def __init__(self, oid, owner, side, qty, price, otype, tif, stop_px, display, expire_ts, seq) -> None:
+        self.oid = oid
+        self.owner = owner
+        self.side = side
+        self.qty = qty
+        self.price = price
+        self.otype = otype
+        self.tif = tif
+        self.stop_px = stop_px
+        self.display = display
+        self.expire_ts = expire_ts
+        self.seq = seq
+
+    def key(self) -> tuple[int, int, int]:
+        return (self.stop_px if self.side > 0 else -self.stop_px, self.seq, self.oid)
+
+
+def _entry(fn, *example) -> Callable:
+    """The compiled entry point of ``fn`` for the types of ``example`` (skips numba's type dispatch)."""
+    fn(*example)
+    for cres in fn.overloads.values():
+        return cres.entry_point
+    raise AssertionError("no overload")
+
+
+_EP: dict[str, Callable] = {}
+
+
+def _resolve_entry_points(st, ords, lvls, book, omap, buf) -> None:
+    ev = np.zeros(1, MD_DTYPE)
+    _EP["apply"] = _entry(C.apply_events, st, ords, lvls, book, omap, buf, ev, 0, 0, 0)
+    _EP["top"] = _entry(_top4, st, lvls, book)
+
+
+@njit(cache=True, nogil=True)
+def _top4(st, lvls, book):
+    return st[C.S_BB], C.top_bq(st, lvls, book), st[C.S_BA], C.top_aq(st, lvls, book)
+
+
+class FastMatchingEngine:
+    """Drop-in, compiled twin of :class:`venues.matching.MatchingEngine` (same API and reports).
+
+    Extra API for the simulated venue: :meth:`apply_events` (MD_DTYPE arrays
+    without column conversion), :meth:`run_window` and :attr:`on_top`.
+    ``capacity`` sizes the initial pools (they double on demand).
+    """
+
+    def __init__(
+        self,
+        instrument: int = 0,
+        stp_mode: STPMode = STPMode.NONE,
+        on_report: Callable[[ExecReport], None] | None = None,
+        on_trade: Callable[[int, int, int, int], None] | None = None,
+        capacity: int = 1024,
+    ) -> None:
+        self.instrument = instrument
+        cap = 1 << max(4, int(capacity - 1).bit_length())
+        st = np.zeros(C.NS, np.int64)
+        self._st = st
+        self._ords = np.zeros((cap, C.NF), np.int64)
+        self._lvls = np.zeros((cap, C.NL), np.int64)
+        self._book = np.zeros((2, cap), np.int64)
+        self._omap = np.full((2 * cap, 2), C.EMPTY, np.int64)
+        self._buf = np.zeros((max(1024, cap), C.NR), np.int64)
+        st[C.S_MAPSHIFT] = 64 - (2 * cap).bit_length() + 1
+        st[C.S_FREE_O] = -1
+        st[C.S_FREE_L] = -1
+        st[C.S_STOP_BUY] = C.I64_MAX
+        st[C.S_STOP_SELL] = C.I64_MIN
+        C.link_free_orders(st, self._ords, 0, cap)
+        C.link_free_levels(st, self._lvls, 0, cap)
+        if not _EP:
+            _resolve_entry_points(st, self._ords, self._lvls, self._book, self._omap, self._buf)
+        self._stops: dict[int, _Stop] = {}
+        self._buy_stops: SortedList = SortedList()
+        self._sell_stops: SortedList = SortedList()
+        self._timed: dict[int, int | _Stop] = {}  # DAY/GTD: order id -> resting record id, or the stop
+        self._owners: dict[int, int] = {}
+        self._seq = 0
+        self._in_stops = False
+        self._on_report = None
+        self._on_trade = None
+        self.on_top: Callable[[int, int, int, int, int], None] | None = None
+        self.stp_mode = stp_mode
+        self.on_report = on_report
+        self.on_trade = on_trade
+
+    # ------------------------------------------------------------ attributes
+
+    @property
+    def stp_mode(self) -> STPMode:
+        return STPMode(int(self._st[C.S_STP]))
+
+    @stp_mode.setter
+    def stp_mode(self, mode: STPMode) -> None:
+        self._st[C.S_STP] = int(STPMode(mode))
+
+    @property
+    def on_report(self) -> Callable[[ExecReport], None] | None:
+        return self._on_report
+
+    @on_report.setter
+    def on_report(self, cb: Callable[[ExecReport], None] | None) -> None:
+        self._on_report = cb
+        self._st[C.S_REC_REPORTS] = cb is not None
+
+    @property
+    def on_trade(self) -> Callable[[int, int, int, int], None] | None:
+        return self._on_trade
+
+    @on_trade.setter
+    def on_trade(self, cb: Callable[[int, int, int, int], None] | None) -> None:
+        self._on_trade = cb
+        self._st[C.S_REC_TRADES] = cb is not None
+
+    def _stat(self, k: int) -> int:
+        return int(self._st[k])
+
+    last_trade_price = property(lambda self: self._stat(C.S_LAST), lambda self, v: self._set(C.S_LAST, v))
+    trade_count = property(lambda self: self._stat(C.S_TCOUNT), lambda self, v: self._set(C.S_TCOUNT, v))
+    traded_qty = property(lambda self: self._stat(C.S_TQTY), lambda self, v: self._set(C.S_TQTY, v))
+    unknown_ids = property(lambda self: self._stat(C.S_UNKNOWN), lambda self, v: self._set(C.S_UNKNOWN, v))
+    duplicate_ids = property(lambda self: self._stat(C.S_DUP), lambda self, v: self._set(C.S_DUP, v))
+
+    def _set(self, k: int, v: int) -> None:
+        self._st[k] = v
+
+    # ------------------------------------------------------------ plumbing
+
+    def _grow(self, mask: int) -> None:
+        st = self._st
+        if mask & C.G_ORDERS:
+            n = len(self._ords)
+            new = np.zeros((2 * n, C.NF), np.int64)
+            new[:n] = self._ords
+            self._ords = new
+            C.link_free_orders(st, new, n, 2 * n)
+        if mask & C.G_LEVELS:
+            n = len(self._lvls)
+            new = np.zeros((2 * n, C.NL), np.int64)
+            new[:n] = self._lvls
+            self._lvls = new
+            C.link_free_levels(st, new, n, 2 * n)
+        if mask & (C.G_BOOK_BID | C.G_BOOK_ASK):
+            n = self._book.shape[1]
+            new = np.zeros((2, 2 * n), np.int64)
+            new[:, :n] = self._book
+            self._book = new
+        if mask & C.G_MAP:
+            old = self._omap
+            new = np.full((2 * len(old), 2), C.EMPTY, np.int64)
+            st[C.S_MAPSHIFT] -= 1
+            C.map_rehash(st, old, new)
+            self._omap = new
+
+    def _ensure(self, qin: int) -> None:
+        """Capacity for one operation with incoming quantity ``qin``."""
+        st = self._st
+        mask = C.grow_mask(st, self._ords, self._lvls, self._book, self._omap)
+        if mask:
+            self._grow(mask)
+        need = C.buf_need(st, min(max(int(qin), 1), C.I64_MAX // 4))
+        if st[C.S_NBUF] + need > len(self._buf):
+            self._flush()
+            if need > len(self._buf):
+                C.recount_hidden(st, self._ords, self._lvls, self._book)
+                need = C.buf_need(st, min(max(int(qin), 1), C.I64_MAX // 4))
+                size = len(self._buf)
+                while size < need:
+                    size *= 2
+                if size > len(self._buf):
+                    self._buf = np.zeros((size, C.NR), np.int64)
+
+    def _flush(self) -> None:
+        """Fire the callbacks buffered by compiled code, in order."""
+        st = self._st
+        n = int(st[C.S_NBUF])
+        if not n:
+            return
+        rows = self._buf[:n].tolist()
+        st[C.S_NBUF] = 0
+        on_report = self._on_report
+        on_trade = self._on_trade
+        on_top = self.on_top
+        kinds = _KINDS
+        liq = _LIQ
+        fixed = _FIXED_REASONS
+        for r in rows:
+            k = r[0]
+            if k == 0:
+                on_trade(r[1], r[4], r[5], r[8])
+            elif k == 8:
+                on_top(r[1], r[2], r[3], r[4], r[5])
+            elif on_report is not None:
+                code = r[7]
+                text = fixed.get(code)
+                if text is None:
+                    text = _reason(code, r[4], r[8], r[9], r[10])
+                on_report(ExecReport(kinds[k], r[1], r[2], r[3], r[4], r[5], r[6], text, liq[r[11]]))
+
+    def _emit(self, kind, ts, oid, owner, price, qty, leaves, reason="", liquidity="") -> None:
+        cb = self._on_report
+        if owner and cb is not None:
+            cb(ExecReport(kind, ts, oid, owner, price, qty, leaves, reason, liquidity))
+
+    def _remember(self, oid: int, owner: int) -> None:
+        owners = self._owners
+        owners[oid] = owner
+        if len(owners) > _OWNER_MEMORY:
+            del owners[next(iter(owners))]
+
+    def _row(self, order_id: Any) -> int:
+        """Pool row of a resting order, or -1."""
+        oid = _as_int(order_id)
+        if oid is None or not _ID_MIN <= oid <= _ID_MAX:
+            return -1
+        return int(C.order_row(self._st, self._omap, oid))
+
+    def _rec(self, order_id: Any) -> list[int] | None:
+        o = self._row(order_id)
+        return None if o < 0 else self._ords[o].tolist()
+
+    def _crosses(self, side: int, price: int) -> int:
+        st = self._st
+        if side > 0:
+            ba = int(st[C.S_BA])
+            return ba if ba and price >= ba else 0
+        bb = int(st[C.S_BB])
+        return bb if bb and price <= bb else 0
+
+    def _sync_stops(self) -> None:
+        st = self._st
+        st[C.S_NSTOPS] = len(self._stops)
+        st[C.S_STOP_BUY] = self._buy_stops[0][0] if self._buy_stops else C.I64_MAX
+        st[C.S_STOP_SELL] = -self._sell_stops[0][0] if self._sell_stops else C.I64_MIN
+
+    # ------------------------------------------------------------ stops
+
+    def _check_stops(self, ts: int) -> None:
+        """Trigger every stop the last trade price has crossed, with cascades (reference: same name)."""
+        if self._in_stops:
+            return
+        self._in_stops = True
+        try:
+            buys = self._buy_stops
+            sells = self._sell_stops
+            while True:
+                last = self.last_trade_price
+                if not last:
+                    return
+                batch = []
+                while buys and buys[0][0] <= last:
+                    batch.append(buys.pop(0)[2])
+                while sells and sells[0][0] <= -last:
+                    batch.append(sells.pop(0)[2])
+                if not batch:
+                    return
+                for oid in batch:
+                    st = self._stops.pop(oid)
+                    self._sync_stops()
+                    self._emit(
+                        _TRIGGER, ts, oid, st.owner, st.price, st.qty, st.qty,
+                        f"stop {st.stop_px} triggered by last trade {last}",
+                    )  # fmt: skip
+                    self._process(
+                        ts, oid, st.owner, st.side, st.qty, st.price, st.otype, st.tif, st.display, st.expire_ts
+                    )
+        finally:
+            self._in_stops = False
+            self._sync_stops()
+
+    def _after(self, ts: int) -> None:
+        if self._stops:
+            self._check_stops(ts)
+
+    def _process(
+        self, ts, oid, owner, side, qty, price, otype, tif, display, expire_ts, post_only: bool = False
+    ) -> None:
+        self._ensure(qty)
+        a = self._st, self._ords, self._lvls, self._book, self._omap, self._buf
+        rid = C.process(*a, ts, oid, owner, side, qty, price, otype, tif, display, expire_ts, int(bool(post_only)))
+        if rid and (tif == _DAY or tif == _GTD):
+            self._timed[oid] = int(rid)
+        self._flush()
+
+    # -------------------------------------------------------------- order entry
+
+    def _validate(self, ts, order_id, side, qty, price, order_type, tif, stop_price, post_only, display_qty, expire_ts):
+        oid = order_id
+        if _as_int(order_id) is None:
+            return f"order_id must be an integer, got {order_id!r}"
+        if side not in (1, -1) or isinstance(side, bool):
+            return f"order {oid}: unknown side {side!r} (expected 1 buy or -1 sell)"
+        try:
+            ot = OrderType(order_type)
+        except ValueError:
+            return f"order {oid}: unknown order_type {order_type!r}"
+        try:
+            TimeInForce(tif)
+        except ValueError:
+            return f"order {oid}: unknown tif {tif!r}"
+        q = _as_int(qty)
+        if q is None or q <= 0:
+            return f"order {oid}: qty must be a positive integer, got {qty!r}"
+        if ot == OrderType.LIMIT or ot == OrderType.STOP_LIMIT:
+            p = _as_int(price)
+            if p is None or p <= 0:
+                return f"order {oid}: price must be a positive integer for {ot.name} orders, got {price!r}"
+        if ot == OrderType.STOP or ot == OrderType.STOP_LIMIT:
+            sp = _as_int(stop_price)
+            if sp is None or sp <= 0:
+                return f"order {oid}: {ot.name} order requires a positive integer stop_price, got {stop_price!r}"
+        d = _as_int(display_qty)
+        if d is None or d < 0 or d > q:
+            return f"order {oid}: display_qty must be an integer between 0 and qty {q}, got {display_qty!r}"
+        if post_only and ot != OrderType.LIMIT:
+            return f"order {oid}: post_only requires a LIMIT order, got {ot.name}"
+        if tif == _GTD and ot != OrderType.MARKET:
+            e = _as_int(expire_ts)
+            if e is None or e <= 0:
+                return f"order {oid}: GTD order requires expire_ts, got {expire_ts!r}"
+            if e <= ts:
+                return f"order {oid}: GTD expire_ts {e} is not after ts {ts}"
+        if self._row(order_id) >= 0 or order_id in self._stops or order_id in self._owners:
+            return f"order {oid}: duplicate order id {oid}"
+        return ""
+
+    def submit(
+        self,
+        ts: int,
+        order_id: int,
+        owner: int,
+        side: int,
+        qty: int,
+        price: int = 0,
+        order_type: OrderType = OrderType.LIMIT,
+        tif: TimeInForce = TimeInForce.GTC,
+        stop_price: int = 0,
+        post_only: bool = False,
+        display_qty: int = 0,
+        expire_ts: int = 0,
+    ) -> None:
+        """Enter a new order of any type (see :meth:`venues.matching.MatchingEngine.submit`)."""
+        reason = self._validate(
+            ts, order_id, side, qty, price, order_type, tif, stop_price, post_only, display_qty, expire_ts
+        )
+        q_rep = _as_int(qty) or 0
+        p_rep = _as_int(price) or 0
+        if reason:
+            if owner and "duplicate order id" not in reason and _as_int(order_id) is not None:
+                self._remember(order_id, owner)
+            self._emit(_REJECT, ts, order_id, owner, p_rep, q_rep, 0, reason)
+            return
+        if not _ID_MIN <= int(order_id) <= _ID_MAX:
+            raise ValueError(f"order {order_id}: the fast engine needs order ids in [-2**63 + 1, 2**63 - 1]")
+        order_id = int(order_id)
+        side = int(side)
+        otype = int(order_type)
+        tif = int(tif)
+        qty = q_rep
+        price = p_rep if otype in (_LIMIT, _STOP_LIMIT) else 0
+        display = int(display_qty)
+        expire_ts = int(expire_ts) if tif == _GTD else 0
+        if post_only:
+            crossed = self._crosses(side, price)
+            if crossed:
+                if owner:
+                    self._remember(order_id, owner)
+                self._emit(
+                    _REJECT, ts, order_id, owner, price, qty, 0,
+                    f"post-only order {order_id} would cross best {_side_name(-side)} {crossed}",
+                )  # fmt: skip
+                return
+        if owner:
+            self._remember(order_id, owner)
+        self._seq += 1
+        self._emit(_ACK, ts, order_id, owner, price, qty, qty)
+        if otype == _STOP or otype == _STOP_LIMIT:
+            st = _Stop(order_id, owner, side, qty, price, otype, tif, int(stop_price), display, expire_ts, self._seq)
+            self._stops[order_id] = st
+            (self._buy_stops if side > 0 else self._sell_stops).add(st.key())
+            if tif == _DAY or tif == _GTD:
+                self._timed[order_id] = st
+            self._sync_stops()
+            self._check_stops(ts)
+            return
+        self._process(ts, order_id, owner, side, qty, price, otype, tif, display, expire_ts, bool(post_only))
+        self._after(ts)
+
+    def cancel(self, ts: int, order_id: int, reason: str = "cancelled by request") -> None:
+        """Cancel a resting or waiting-stop order (see the reference)."""
+        st = self._st
+        if self._row(order_id) >= 0:
+            C.cancel_resting(st, self._ords, self._lvls, self._book, self._omap, int(order_id))
+            owner, price, leaves = int(st[C.S_TOP0]), int(st[C.S_TOP0 + 1]), int(st[C.S_TOP0 + 2])
+            self._emit(_CANCEL, ts, order_id, owner, price, leaves, 0, reason)
+            return
+        stop = self._stops.pop(order_id, None)
+        if stop is not None:
+            (self._buy_stops if stop.side > 0 else self._sell_stops).remove(stop.key())
+            self._sync_stops()
+            self._emit(_CANCEL, ts, order_id, stop.owner, stop.price, stop.qty, 0, reason)
+            return
+        self._reject_unknown(ts, order_id, "cancel")
+
+    def _reject_unknown(self, ts: int, order_id: int, what: str) -> None:
+        owner = self._owners.get(order_id)
+        if owner:
+            self._emit(_REJECT, ts, order_id, owner, 0, 0, 0, f"{what} rejected: order {order_id} is not working")
+        else:
+            self._st[C.S_UNKNOWN] += 1
+
+    def amend(self, ts: int, order_id: int, new_price: int | None = None, new_qty: int | None = None) -> None:
+        """Change price and/or leaves with the reference's priority rules."""
+        rec = self._rec(order_id)
+        st = self._stops.get(order_id) if rec is None else None
+        if rec is None and st is None:
+            self._reject_unknown(ts, order_id, "amend")
+            return
+        if rec is not None:
+            owner, side, price, leaves = rec[C.O_OWN], rec[C.O_SIDE], rec[C.O_PX], rec[C.O_VIS] + rec[C.O_HID]
+        else:
+            owner, side, price, leaves = st.owner, st.side, st.price, st.qty
+        q = _as_int(new_qty) if new_qty is not None else leaves
+        p = _as_int(new_price) if new_price is not None else price
+        bad = ""
+        if new_price is None and new_qty is None:
+            bad = f"amend rejected: order {order_id}: nothing to change (new_price and new_qty are None)"
+        elif q is None or q <= 0:
+            bad = f"amend rejected: order {order_id}: new_qty must be a positive integer, got {new_qty!r}"
+        elif p is None or p <= 0:
+            bad = f"amend rejected: order {order_id}: new_price must be a positive integer, got {new_price!r}"
+        elif new_price is not None and st is not None and st.otype == _STOP:
+            bad = f"amend rejected: order {order_id}: a STOP order has no limit price to amend"
+        if bad:
+            self._emit(_REJECT, ts, order_id, owner, price, leaves, leaves, bad)
+            return
+        new_p = p
+        new_l = q
+        if st is not None:
+            st.price = new_p
+            st.qty = new_l
+            self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
+            return
+        if rec[C.O_POST]:
+            crossed = self._crosses(side, new_p)
+            if crossed:
+                self._emit(
+                    _REJECT, ts, order_id, owner, price, leaves, leaves,
+                    f"amend rejected: post-only order {order_id} at {new_p} would cross best "
+                    f"{_side_name(-side)} {crossed}",
+                )  # fmt: skip
+                return
+        self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
+        self._ensure(new_l)
+        C.reprice(self._st, self._ords, self._lvls, self._book, self._omap, self._buf, ts, int(order_id), new_p, new_l)
+        self._flush()
+        self._after(ts)
+
+    def expire(self, ts: int, day_end: bool = False) -> None:
+        """Expire GTD orders with ``expire_ts <= ts`` and, if ``day_end``, all DAY orders."""
+        timed = self._timed
+        for oid, obj in list(timed.items()):
+            if isinstance(obj, int):
+                rec = self._rec(oid)
+                if rec is None or rec[C.O_RID] != obj:
+                    del timed[oid]
+                    continue
+                tif, exp, owner, price = rec[C.O_TIF], rec[C.O_EXP], rec[C.O_OWN], rec[C.O_PX]
+                leaves = rec[C.O_VIS] + rec[C.O_HID]
+            else:
+                if self._stops.get(oid) is not obj:
+                    del timed[oid]
+                    continue
+                tif, exp, owner, price, leaves = obj.tif, obj.expire_ts, obj.owner, obj.price, obj.qty
+            if tif == _GTD and exp <= ts:
+                reason = f"GTD order {oid} expired at {ts} (expire_ts {exp})"
+            elif day_end and tif == _DAY:
+                reason = f"DAY order {oid} expired at end of day {ts}"
+            else:
+                continue
+            del timed[oid]
+            if isinstance(obj, int):
+                C.cancel_resting(self._st, self._ords, self._lvls, self._book, self._omap, oid)
+            else:
+                del self._stops[oid]
+                (self._buy_stops if obj.side > 0 else self._sell_stops).remove(obj.key())
+                self._sync_stops()
+            self._emit(_EXPIRE, ts, oid, owner, price, leaves, 0, reason)
+
+    # ------------------------------------------------------- background flow
+
+    def _args(self):
+        return self._st, self._ords, self._lvls, self._book, self._omap, self._buf
+
+    def add(self, ts: int, order_id: int, side: int, price: int, qty: int, owner: int = 0) -> None:
+        """Add a plain GTC limit order (market data); crossing orders trade first."""
+        if qty <= 0:
+            return
+        if self._row(order_id) >= 0:
+            self._st[C.S_DUP] += 1
+            return
+        if owner:
+            self._remember(order_id, owner)
+        self._ensure(qty)
+        C.add(*self._args(), ts, int(order_id), int(side), int(price), int(qty), int(owner))
+        self._flush()
+        self._after(ts)
+
+    def remove(self, ts: int, order_id: int, qty: int = 0) -> bool:
+        """Reduce a resting order by ``qty`` (0 or >= leaves: delete it); False if unknown."""
+        if self._row(order_id) < 0:
+            self._st[C.S_UNKNOWN] += 1
+            return False
+        self._ensure(1)
+        C.remove(*self._args(), ts, int(order_id), int(qty))
+        self._flush()
+        return True
+
+    def market(self, ts: int, side: int, qty: int, owner: int = 0) -> int:
+        """Sweep the book with a market order of ``qty``; return the filled quantity."""
+        if qty <= 0:
+            return 0
+        self._ensure(qty)
+        filled = int(C.market(*self._args(), ts, int(side), int(qty), int(owner)))
+        self._flush()
+        if filled and self._stops:
+            self._check_stops(ts)
+        return filled
+
+    def execute(self, ts: int, order_id: int, qty: int, price: int = 0) -> bool:
+        """Replay an execution of a resting order (see the reference); False if unknown.
+
+        An execution of a background order first fills the participant orders
+        with priority over it (reference: ``_fill_participants_ahead``). In
+        compiled code unless stops are waiting: they may trigger between
+        those fills, so that case runs here, fill by fill.
+        """
+        o = self._row(order_id)
+        if o < 0:
+            self._st[C.S_UNKNOWN] += 1
+            return False
+        ahead = True
+        if self._stops and self._st[C.S_NPART] and qty > 0 and not self._ords[o, C.O_OWN]:
+            qty -= self._fill_participants_ahead(ts, o, qty)
+            if qty <= 0 or self._row(order_id) < 0:
+                # Gone: a stop triggered by those fills traded it away (the reference then
+                # finds its record emptied and does nothing more).
+                return True
+            ahead = False
+        self._ensure(1)
+        C.execute(*self._args(), ts, int(order_id), int(qty), int(price), ahead)
+        self._flush()
+        self._after(ts)
+        return True
+
+    def _fill_participants_ahead(self, ts: int, o: int, qty: int) -> int:
+        ords = self._ords
+        oids = [int(ords[q, C.O_OID]) for q in C.ahead_rows(self._st, ords, self._lvls, self._book, o)]
+        taken = 0
+        for oid in oids:
+            if taken >= qty:
+                break
+            rec = self._rec(oid)  # stops triggered by an earlier fill may have changed it
+            f = min(qty - taken, rec[C.O_VIS]) if rec is not None else 0
+            if f > 0:
+                self.execute(ts, oid, f, rec[C.O_PX])
+                taken += f
+        return taken
+
+    def modify(self, ts: int, order_id: int, price: int, qty: int) -> bool:
+        """Replay a modify (see the reference); False if unknown."""
+        if self._row(order_id) < 0:
+            self._st[C.S_UNKNOWN] += 1
+            return False
+        self._ensure(qty)
+        C.modify(*self._args(), ts, int(order_id), int(price), int(qty))
+        self._flush()
+        self._after(ts)
+        return True
+
+    def trade_print(self, ts: int, price: int, qty: int, aggressor_side: int) -> None:
+        """A trade that does not touch the book (see the reference)."""
+        self._ensure(1)
+        C.trade_print(self._st, self._buf, ts, int(price), int(qty), int(aggressor_side))
+        self._flush()
+        self._after(ts)
+
+    def clear(self, ts: int) -> None:
+        """Empty the book; participants get CANCEL "book cleared"; waiting stops stay."""
+        self._ensure(1)
+        C.clear(*self._args(), ts)
+        self._flush()
+
+    # ---------------------------------------------------------------- hot path
+
+    def apply_batch(
+        self,
+        ts: Sequence[int] | np.ndarray,
+        order_id: Sequence[int] | np.ndarray,
+        price: Sequence[int] | np.ndarray,
+        qty: Sequence[int] | np.ndarray,
+        action: Sequence[int] | np.ndarray,
+        side: Sequence[int] | np.ndarray,
+        start: int,
+        stop: int,
+        watch_top: bool,
+    ) -> int:
+        """Apply events ``start .. stop-1`` given as columns (see the reference); return the next index.
+
+        The columns are packed into an MD_DTYPE array chunk by chunk (small
+        first chunks with ``watch_top``); :meth:`apply_events` takes such an
+        array directly.
+        """
+        cols = (ts, order_id, price, qty, action, side)
+        i = start
+        step = 64 if watch_top else max(stop - start, 1)
+        while i < stop:
+            j = min(i + step, stop)
+            ev = np.zeros(j - i, MD_DTYPE)
+            for name, col in zip(_FIELDS, cols, strict=True):
+                ev[name] = col[i:j]
+            k, _ = self._run(ev, 0, j - i, C.M_WATCH if watch_top else 0, i)
+            if k < j - i:
+                return i + k
+            i = j
+            step = min(step * 2, 16384)
+        return stop
+
+    def apply_events(self, events: np.ndarray, start: int, stop: int, watch_top: bool) -> int:
+        """:meth:`apply_batch` over an MD_DTYPE array (no column conversion)."""
+        return self._run(events, start, stop, C.M_WATCH if watch_top else 0, 0)[0]
+
+    def set_window(self, bound: int, lookahead: int) -> None:
+        """Arm the time bound of the next ``run_events(..., mode | M_BOUND)`` calls.
+
+        Events with ts past ``bound`` are not applied; the first event that
+        produces a callback (report, trade, top change) tightens the bound to
+        its ts + ``lookahead``: the soonest its deliveries can land, so that the
+        caller can run them before any later market data.
+        """
+        st = self._st
+        st[C.S_BOUND] = bound
+        st[C.S_LOOKAHEAD] = lookahead
+        st[C.S_FIRSTCB] = 0
+
+    def run_events(self, events: np.ndarray, start: int, stop: int, mode: int) -> tuple[int, int]:
+        """Apply MD_DTYPE events from ``start`` (``core.M_*`` mode bits); return (next index, ``core.ST_*``).
+
+        Statuses: ``ST_DONE`` (reached ``stop``), ``ST_TOP`` (after a top
+        change; ``M_WATCH`` without ``M_RECORD_TOP``), ``ST_BOUND`` (the next
+        event is past the bound). With ``M_RECORD_TOP`` top changes go to
+        :attr:`on_top` ``(ts, bid_px, bid_qty, ask_px, ask_qty)`` in callback order.
+        """
+        return self._run(events, start, stop, mode, 0)
+
+    def _run(self, ev: np.ndarray, start: int, stop: int, mode: int, offset: int) -> tuple[int, int]:
+        apply = _EP["apply"]
+        st = self._st
+        while True:
+            code = apply(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, start, stop, mode)
+            i = code >> 4
+            status = code & 15
+            if status == C.ST_DONE or status == C.ST_BOUND or status == C.ST_TOP:
+                if st[C.S_NBUF]:
+                    self._flush()
+                if status == C.ST_TOP and mode & C.M_BOUND:  # the caller publishes it: a callback
+                    self._tighten(int(ev[i - 1]["ts"]))
+                return i, status
+            if status == C.ST_GROW:
+                self._grow(int(st[C.S_RET]))
+            elif status == C.ST_FLUSH:
+                need = int(st[C.S_RET])
+                self._flush()
+                if need > len(self._buf):
+                    C.recount_hidden(st, self._ords, self._lvls, self._book)
+                    size = len(self._buf)
+                    while size < need:
+                        size *= 2
+                    self._buf = np.zeros((size, C.NR), np.int64)
+            elif status == C.ST_STOPS:
+                self._flush()
+                ts = int(ev[i - 1]["ts"])
+                self._check_stops(ts)
+                if mode & C.M_BOUND:
+                    self._tighten(ts)
+                if mode & C.M_WATCH:
+                    before = (int(st[C.S_TOP0]), int(st[C.S_TOP0 + 1]), int(st[C.S_TOP0 + 2]), int(st[C.S_TOP0 + 3]))
+                    now = self.top()
+                    if now != before:
+                        if not mode & C.M_RECORD_TOP:
+                            return i, C.ST_TOP
+                        self.on_top(ts, *now)
+            elif status == C.ST_PYEVENT:
+                e = ev[i]
+                ts = int(e["ts"])
+                before = self.top()
+                self.execute(ts, int(e["order_id"].astype(np.int64)), int(e["qty"]), int(e["price"]))
+                i += 1
+                if mode & C.M_BOUND:
+                    self._tighten(ts)
+                if mode & C.M_WATCH:
+                    now = self.top()
+                    if now != before:
+                        if not mode & C.M_RECORD_TOP:
+                            return i, C.ST_TOP
+                        self.on_top(ts, *now)
+            elif status == C.ST_BADACTION:
+                self._flush()
+                a = int(ev[i]["action"])
+                raise DataError(f"market-data event {i + offset}: unknown action {a!r}")
+            start = i
+
+    def _tighten(self, ts: int) -> None:
+        st = self._st
+        if not st[C.S_FIRSTCB]:
+            st[C.S_FIRSTCB] = 1
+            t = ts + int(st[C.S_LOOKAHEAD])
+            if t < st[C.S_BOUND]:
+                st[C.S_BOUND] = t
+
+    # ------------------------------------------------------------------ queries
+
+    def best_bid(self) -> tuple[int, int] | None:
+        bb, bq, _, _ = self.top()
+        return (bb, bq) if bb else None
+
+    def best_ask(self) -> tuple[int, int] | None:
+        _, _, ba, aq = self.top()
+        return (ba, aq) if ba else None
+
+    def top(self) -> tuple[int, int, int, int]:
+        """(bid_px, bid_qty, ask_px, ask_qty), zeros for an empty side."""
+        return _EP["top"](self._st, self._lvls, self._book)
+
+    def depth(self, side: int, levels: int) -> list[tuple[int, int]]:
+        """Up to ``levels`` (price, visible qty) pairs of one side, best first."""
+        if levels <= 0:
+            return []
+        n = int(self._st[C.S_NLV + (0 if side > 0 else 1)])
+        k = min(n, levels)
+        out = np.empty((k, 2), np.int64)
+        C.depth_into(self._st, self._lvls, self._book, 1 if side > 0 else -1, k, out)
+        return [tuple(r) for r in out.tolist()]
+
+    def level_orders(self, side: int, price: int) -> list[int]:
+        """Order ids resting at ``price`` on ``side``, in queue order."""
+        return C.level_ids(self._st, self._ords, self._lvls, self._book, 1 if side > 0 else -1, int(price)).tolist()
+
+    def queue_ahead(self, order_id: int) -> int:
+        """Visible quantity ahead of this order at its level (-1 if it is not resting)."""
+        if self._row(order_id) < 0:
+            return -1
+        return int(C.queue_ahead(self._st, self._ords, self._lvls, self._omap, int(order_id)))
+
+    def order_info(self, order_id: int) -> tuple[int, int, int, int] | None:
+        """(side, price, visible qty, hidden qty) of a resting order, or None."""
+        rec = self._rec(order_id)
+        if rec is None:
+            return None
+        return (rec[C.O_SIDE], rec[C.O_PX], rec[C.O_VIS], rec[C.O_HID])
+
+    def open_qty(self, order_id: int) -> int:
+        """Leaves of a working order (resting or waiting stop), 0 if it is not working."""
+        rec = self._rec(order_id)
+        if rec is not None:
+            return rec[C.O_VIS] + rec[C.O_HID]
+        st = self._stops.get(order_id)
+        return st.qty if st is not None else 0
+
+    @property
+    def stop_count(self) -> int:
+        return len(self._stops)
+
+    def __len__(self) -> int:
+        return int(self._st[C.S_NORD])
+
+    def check_integrity(self) -> None:
+        """Raise AssertionError if an internal invariant is broken."""
+        code = C.check_integrity(self._st, self._ords, self._lvls, self._book, self._omap)
+        assert code == 0, f"fast engine invariant {code} broken"
+        assert len(self._stops) == len(self._buy_stops) + len(self._sell_stops), "stop index out of sync"
+        assert self._st[C.S_NSTOPS] == len(self._stops), "stop count out of sync"
