@@ -367,6 +367,16 @@ class FakeTWS:
             s.abort()
         return n
 
+    async def restart(self, down_s: float) -> None:
+        """A TWS restart: drop every client, refuse connections for ``down_s`` seconds, listen again
+        on the same port. Orders and executions survive (IB keeps them)."""
+        self.drop_connections()
+        self._server.close()
+        await self._server.wait_closed()
+        await asyncio.sleep(down_s)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Session(self), self.host, self.port)
+
     def send_error(self, code: int, message: str = "", req_id: int = -1) -> None:
         """Send an error/notice message to every ready client."""
         text = message or _ERROR_TEXT.get(code, f"error {code}")

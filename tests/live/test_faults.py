@@ -159,3 +159,23 @@ def test_kill_switch_cancels_at_ib_with_global_cancel() -> None:
             assert any(r.kind == "global_cancel" for r in s.run.kernel.journal.records)
 
     asyncio.run(main())
+
+
+def test_reconnect_backs_off_exponentially_while_tws_is_down() -> None:
+    async def main() -> None:
+        async with Session(connect_timeout=0.25) as s:
+            venue = s.venue
+            order = s.run.oms.submit(_limit(Side.BUY, 2, BID), None)
+            await until(lambda: order.status == OrderStatus.ACCEPTED)
+            await s.server.restart(down_s=0.9)  # refused meanwhile: attempts fail and back off
+            await until(lambda: venue.health.reconnects == 1, timeout=10, what="reconnect after restart")
+            delays = venue.health.reconnect_delays_s
+            assert len(delays) >= 3
+            for n, d in enumerate(delays):  # 0.05 * 2**n, +/-25 % jitter from the seeded stream
+                assert 0.05 * 2**n * 0.75 <= d <= 0.05 * 2**n * 1.25
+            assert venue.conn.backoff(20) <= 30.0 * 1.25  # capped
+            s.server.market_order(0, -1, 2)  # the order survived the restart and fills live
+            await until(lambda: order.status == OrderStatus.FILLED)
+            assert s.run.portfolio.position(0) == s.server.position(0) == 2
+
+    asyncio.run(main())
