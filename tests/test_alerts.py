@@ -151,7 +151,7 @@ def test_a_failing_channel_is_reported_and_does_not_delay_the_others(parity_log)
     started = time.perf_counter()
     for i in range(3):
         d.dispatch(alert(f"r{i}"))
-    assert time.perf_counter() - started < 0.05  # dispatch only enqueues
+    assert time.perf_counter() - started < 0.5  # dispatch only enqueues (the dead channel takes > 1 s)
     deadline = time.monotonic() + 5
     while d.count("good", "sent") < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -167,13 +167,13 @@ def test_a_full_queue_drops_and_counts():
         name = "slow"
 
         def send(self, alert):
-            time.sleep(0.2)
+            time.sleep(0.5)
 
     d = Dispatcher([Slow()], queue_size=1)
     for _ in range(5):
         d.dispatch(alert())
     assert d.count("slow", "dropped") >= 3
-    d.close(2)
+    d.close(3)
 
 
 def test_smtp_notifier_delivers(smtp_server):

@@ -125,9 +125,9 @@ def test_a_dead_notifier_does_not_slow_the_run_and_is_reported(blackhole, tmp_pa
     text = text[: text.index('[[alerts.rules]]\nkind = "drawdown"')]  # the kill switch rule only
     scenario = parse_scenario(text, "<e2e>")
     run = Run(scenario)
-    # A hung webhook: each attempt waits the full 2 s timeout; with one retry it fails after > 4 s.
+    # A hung webhook: each attempt waits the full 2.5 s timeout; with one retry it fails after > 5 s.
     settings = Settings(
-        _env_file=None, webhook_url=f"http://127.0.0.1:{blackhole.port}/hook", webhook_timeout_s=2.0,
+        _env_file=None, webhook_url=f"http://127.0.0.1:{blackhole.port}/hook", webhook_timeout_s=2.5,
         notify_retries=1, notify_backoff_s=0.05,
     )  # fmt: skip
     ops = RunOps(run, text, settings)
@@ -136,8 +136,8 @@ def test_a_dead_notifier_does_not_slow_the_run_and_is_reported(blackhole, tmp_pa
     run_seconds = time.monotonic() - started
     assert result.summary["trading_state"] == "HALTED" and len(ops.engine.alerts) == 1
     # The run did not wait for even one delivery attempt, and handing alerts over was instant.
-    assert run_seconds < 2.0
-    assert ops.engine.dispatch_seconds < 0.05
+    assert run_seconds < 2.5
+    assert ops.engine.dispatch_seconds < 0.25
     assert ops.dispatcher.count("webhook", "failed") == 0 and ops.dispatcher.count("webhook", "sent") == 0
     ops.close(notify_timeout=30)
     assert "notification via webhook failed after 2 attempts: TimeoutError: timed out" in parity_log.text
