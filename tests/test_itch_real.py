@@ -8,7 +8,6 @@ MoldUDP64 walk) and shares nothing with ``adapters.feeds``.
 
 from __future__ import annotations
 
-import os
 import struct
 from collections import Counter
 from pathlib import Path
@@ -24,21 +23,11 @@ REPO = Path(__file__).resolve().parents[1]
 SESSION_DATE = "2023-08-22"  # named by the nasdaq_20230822 folder; only shifts the epoch of the timestamps
 
 
-def _data_roots() -> list[Path]:
-    env = os.environ.get("PARITY_SHARED_DATA")
-    if env:
-        return [Path(env)]  # an explicit override is the only place to look
-    return [Path("/work/shared/data"), REPO.parent / "shared" / "data"]
-
-
 @pytest.fixture(scope="module")
-def itch_dir() -> Path:
-    roots = _data_roots()
-    for root in roots:
-        if (root / "itch").is_dir():
-            return root / "itch"
-    pytest.skip(f"shared ITCH samples not found (looked for itch/ under {', '.join(map(str, roots))}; "
-                "set PARITY_SHARED_DATA to the shared data folder)")  # fmt: skip
+def itch_dir(shared_data: Path) -> Path:
+    if not (shared_data / "itch").is_dir():
+        pytest.skip(f"shared ITCH samples not found under {shared_data}/itch")
+    return shared_data / "itch"
 
 
 def _pcaps(itch_dir: Path) -> list[Path]:
