@@ -154,3 +154,21 @@ def test_every_revision_file_is_in_one_linear_history():
     revs = list(script.walk_revisions())
     assert [r.revision for r in reversed(revs)] == ["0001", "0002"]
     assert script.get_heads() == [migrate.head_revision()]
+
+
+def test_db_command_upgrades_and_reports(tmp_path, capsys):
+    from scenarios.cli import main
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["db", "upgrade", "--store", url]) == 0
+    assert capsys.readouterr().out.strip() == f"{url}: revision 0002 (head 0002)"
+    assert structure(url).keys() == set(Base.metadata.tables)
+
+
+def test_postgres_tests_skip_without_server_binaries(monkeypatch):
+    from tests import conftest
+
+    monkeypatch.setattr(conftest, "PG_BIN_CANDIDATES", [])
+    monkeypatch.delenv("PARITY_PG_BIN", raising=False)
+    monkeypatch.setenv("PATH", "")
+    assert conftest.find_pg_bin() is None
