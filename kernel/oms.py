@@ -7,7 +7,7 @@ venue reports → OMS (state, portfolio, risk PnL limits, journal) → strategy.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from kernel.errors import OrderRejected
 from kernel.journal import Journal
@@ -21,6 +21,19 @@ if TYPE_CHECKING:
     from kernel.strategy import Strategy
 
 S = OrderStatus
+_PENDING = (S.PENDING_NEW, S.PENDING_CANCEL, S.PENDING_REPLACE)
+
+
+class VenueOrderStatus(NamedTuple):
+    """A venue's own record of one order, for reconciliation (see :meth:`OMS.check_timeouts`).
+
+    ``known``: the venue received the order; ``leaves``: its open quantity there;
+    ``reports``: every report the venue generated for it, in order, with exec ids.
+    """
+
+    known: bool
+    leaves: int
+    reports: tuple[ExecReport, ...] = ()
 
 
 class OMSObserver:
@@ -72,6 +85,15 @@ class OMS:
         self.rejections = 0
         self.late_reports = 0
         self.observers: list[OMSObserver] = []  # see OMSObserver; empty = no cost
+        # Reports carrying an exec id are applied once and in sequence per venue stream.
+        self._exec_next: dict[int, int] = {}
+        self._exec_held: dict[int, dict[int, ExecReport]] = {}
+        self.duplicate_reports = 0
+        self.held_reports = 0
+        self.late_fills = 0
+        # Pending orders older than this are reconciled by check_timeouts (None: never).
+        self.pending_timeout_ns: int | None = None
+        self.timeouts = 0
 
     # -- wiring -------------------------------------------------------------
     def route(self, instrument: int, venue: Venue) -> None:
@@ -210,11 +232,43 @@ class OMS:
 
     # -- reports from venues ---------------------------------------------------
     def on_report(self, report: ExecReport) -> None:
-        """Apply a venue report to its order, the portfolio and the risk state."""
+        """Apply a venue report to its order, the portfolio and the risk state.
+
+        A report with an ``exec_id`` (``stream << 32 | seq``: a venue session and its
+        sequence number, from 1) is applied exactly once and in sequence: a duplicate
+        is counted and journaled, a report ahead of a gap is held until the gap fills.
+        """
+        eid = report.exec_id
+        if not eid:
+            self._apply_report(report)
+            return
+        stream = eid >> 32
+        seq = eid & 0xFFFFFFFF
+        expected = self._exec_next.get(stream, 1)
+        held = self._exec_held.setdefault(stream, {})
+        if seq < expected or seq in held:
+            self.duplicate_reports += 1
+            self.journal.record(self._now(), "duplicate_report", eid, report.order_id, int(report.kind))
+            return
+        if seq > expected:
+            held[seq] = report  # out of order: wait for the missing ones
+            self.held_reports += 1
+            return
+        self._exec_next[stream] = seq + 1
+        self._apply_report(report)
+        while self._exec_next[stream] in held:
+            nxt = self._exec_next[stream]
+            self._exec_next[stream] = nxt + 1
+            self._apply_report(held.pop(nxt))
+
+    def _apply_report(self, report: ExecReport) -> None:
         order = self.orders.get(report.order_id)
         ts = report.ts if report.ts > 0 else self._now()
         ts = max(ts, self._now())
         kind = report.kind
+        if order is not None and kind == ReportKind.FILL and order.is_terminal and report.exec_id:
+            self._on_late_fill(order, report, ts)
+            return
         if order is None or (order.is_terminal and kind != ReportKind.REJECT):
             self.late_reports += 1
             self.journal.record(ts, "late_report", int(kind), report.order_id, report.qty, report.reason)
@@ -270,12 +324,41 @@ class OMS:
             self._notify(strategy.on_fill, (order, report))
         self._emit(order, report)
 
+    def _on_late_fill(self, order: Order, report: ExecReport, ts: int) -> None:
+        """A fill (with an exec id) that arrives after its order went terminal - e.g. after
+        the cancel it raced, delivered out of order: applied, never lost."""
+        if report.qty <= 0 or order.filled_qty + report.qty > order.qty:
+            self.late_reports += 1
+            self.journal.record(ts, "late_report", int(report.kind), report.order_id, report.qty, report.reason)
+            return
+        self.late_fills += 1
+        total = order.filled_qty + report.qty
+        order.avg_fill_price = (order.avg_fill_price * order.filled_qty + report.price * report.qty) / total
+        order.filled_qty = total
+        realized = self.portfolio.on_fill(order.instrument, int(order.side), report.qty, report.price, report.fee, ts)
+        fill = {
+            "seq": len(self.fills), "ts": ts, "order_id": order.order_id, "instrument": order.instrument,
+            "side": int(order.side), "price": report.price, "qty": report.qty, "fee": report.fee,
+            "liquidity": report.liquidity, "realized": realized,
+        }  # fmt: skip
+        self.fills.append(fill)
+        self.journal.record(ts, "late_fill", order.order_id, report.price, report.qty, report.liquidity, report.fee)
+        if self.observers:
+            for obs in self.observers:
+                obs.on_fill(fill)
+        self._after_pnl_change(ts)
+        strategy = self._owners.get(order.order_id)
+        if strategy is not None:
+            self._notify(strategy.on_fill, (order, report))
+
     def _on_venue_reject(self, order: Order, report: ExecReport, ts: int) -> None:
         if order.status == S.PENDING_NEW:
             order.reject_reason = report.reason
             order.transition(S.REJECTED, ts)
             self.rejections += 1
             self.journal.record(ts, "reject", order.order_id, "venue", report.reason)
+            self.working.pop(order.order_id, None)  # before a HALT cancels what is working
+            self._apply_state(self.risk.on_venue_reject(ts), ts)
         elif order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE):
             # A cancel/amend was refused: the order stays as it was.
             self._pending_amend.pop(order.order_id, None)
@@ -324,6 +407,83 @@ class OMS:
             if new_state == TradingState.HALTED:
                 for order_id in list(self.working):
                     self.cancel(order_id)
+
+    def _apply_state(self, new_state: TradingState | None, ts: int) -> None:
+        """Journal a trading-state change from an operational hook; HALTED cancels all."""
+        if new_state is None:
+            return
+        self.journal.record(ts, "trading_state", new_state.name)
+        if self.observers:
+            for obs in self.observers:
+                obs.on_state(new_state)
+        if new_state == TradingState.HALTED:
+            for order_id in list(self.working):
+                self.cancel(order_id)
+
+    def check_data(self, ts: int, last_data_ts: int, what: str = "market data") -> None:
+        """Feed the risk engine the age of the freshest market data (stale-data limit)."""
+        self._apply_state(self.risk.on_data_age(ts, ts - last_data_ts, what), ts)
+
+    # -- timeouts and reconciliation -------------------------------------------------------
+    def check_timeouts(self, ts: int) -> int:
+        """Reconcile every order pending (new / cancel / replace) for ``pending_timeout_ns``
+        or longer with its venue; returns how many timed out.
+
+        The venue's own record (``venue.order_status(order)`` -> :class:`VenueOrderStatus`)
+        is replayed through :meth:`on_report` - exec ids make that idempotent, so a report
+        that was lost is applied and one already seen is not - then an order still
+        pending is settled: unknown at the venue -> REJECTED; done there -> CANCELLED;
+        working there -> ACCEPTED (a lost cancel is sent again, a lost amend dropped).
+        """
+        timeout = self.pending_timeout_ns
+        if not timeout:
+            return 0
+        due = [o for o in self.working.values() if o.status in _PENDING and ts - o.updated_ts >= timeout]
+        for order in due:
+            self.timeouts += 1
+            self.journal.record(ts, "timeout", order.order_id, order.status.name)
+            self._reconcile(order, ts)
+        return len(due)
+
+    def _reconcile(self, order: Order, ts: int) -> None:
+        venue = self._venues.get(order.instrument)
+        query = getattr(venue, "order_status", None)
+        if query is None:
+            self.journal.record(ts, "reconcile", order.order_id, "unavailable")
+            return
+        status = query(order)
+        for report in status.reports:
+            self.on_report(report)
+        if order.is_terminal:
+            self.journal.record(ts, "reconcile", order.order_id, "replayed", order.status.name)
+            return
+        if not status.known and order.status == S.PENDING_NEW:
+            reason = f"order {order.order_id}: no answer within {self.pending_timeout_ns} ns and unknown at the venue"
+            order.reject_reason = reason
+            order.transition(S.REJECTED, ts)
+            self.rejections += 1
+            self.journal.record(ts, "reject", order.order_id, "timeout", reason)
+            outcome = "rejected"
+        elif not status.known or status.leaves == 0:
+            order.transition(S.CANCELLED, ts)
+            self.journal.record(ts, "cancel", order.order_id, order.leaves_qty, "reconciled: not working at the venue")
+            outcome = "cancelled"
+        elif order.status == S.PENDING_CANCEL:
+            order.updated_ts = ts
+            venue.cancel(order)
+            outcome = "cancel_resent"
+        else:
+            if order.status == S.PENDING_REPLACE:
+                self._pending_amend.pop(order.order_id, None)
+            order.transition(order.live_status(), ts)
+            outcome = "working"
+        self.journal.record(ts, "reconcile", order.order_id, outcome)
+        if order.is_terminal:
+            self.working.pop(order.order_id, None)
+            self._pending_amend.pop(order.order_id, None)
+        if self.observers:
+            self._observe_order(order)
+        self._emit(order, None)
 
     def on_mark(self, ts: int) -> None:
         """Call after marking the portfolio: PnL limits may change the trading state."""

@@ -34,6 +34,7 @@ class ExecReport(NamedTuple):
     reason: str = ""
     liquidity: str = ""
     fee: float = 0.0
+    exec_id: int = 0  # venue session << 32 | sequence number from 1 (0: none); see OMS.on_report
 
 
 class BookTop(NamedTuple):

@@ -9,6 +9,7 @@ All time is passed in as int ns; nothing reads a clock.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 from fractions import Fraction
@@ -63,12 +64,30 @@ class RiskLimits:
     max_daily_loss: float | None = None  # daily net PnL <= -x -> HALTED
     max_drawdown: float | None = None  # drawdown >= x -> HALTED
     reducing_drawdown: float | None = None  # drawdown >= x -> REDUCING
+    # Operational limits (fed by the OMS): market data older than stale_data_ns, or
+    # reject_storm_count venue rejects within reject_storm_window_ns, move the state
+    # to the configured action ("reducing" or "halted").
+    stale_data_ns: int | None = None
+    stale_action: str = "reducing"
+    reject_storm_count: int | None = None
+    reject_storm_window_ns: int = 1_000_000_000
+    reject_storm_action: str = "halted"
 
     def __post_init__(self) -> None:
         for name in _POSITIVE_INT_LIMITS + _POSITIVE_FLOAT_LIMITS:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ParityError(f"RiskLimits.{name} must be positive or None, got {value!r}")
+        for name in ("stale_data_ns", "reject_storm_count", "reject_storm_window_ns"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ParityError(f"RiskLimits.{name} must be positive or None, got {value!r}")
+        for name in ("stale_action", "reject_storm_action"):
+            if getattr(self, name) not in _ACTIONS:
+                raise ParityError(f"RiskLimits.{name} must be 'reducing' or 'halted', got {getattr(self, name)!r}")
+
+
+_ACTIONS = {"reducing": TradingState.REDUCING, "halted": TradingState.HALTED}
 
 
 class RiskDecision(NamedTuple):
@@ -160,6 +179,7 @@ class RiskEngine:
         # Drawdown baseline after a reset: None = use the portfolio's own peak.
         self._reset_peak: float | None = None
         self._seen_peak = 0.0
+        self._venue_rejects: deque[int] = deque()  # times of recent venue rejects (reject storms)
 
     # -- state machine ----------------------------------------------------------
 
@@ -240,6 +260,45 @@ class RiskEngine:
             )
             return self.state
         return None
+
+    # -- operational hooks (reject storms, stale data) ------------------------------------
+
+    def _escalate(self, action: str, ts: int, reason: str) -> TradingState | None:
+        """Move to the action's state unless already there (or HALTED); return it if changed."""
+        target = _ACTIONS[action]
+        if self.state == TradingState.HALTED or self.state == target:
+            return None
+        self._move(target, ts, reason)
+        return self.state
+
+    def on_venue_reject(self, ts: int) -> TradingState | None:
+        """A venue rejected an order at ``ts``: ``reject_storm_count`` rejects within
+        ``reject_storm_window_ns`` move the state to ``reject_storm_action``."""
+        lim = self.limits
+        if lim.reject_storm_count is None:
+            return None
+        times = self._venue_rejects
+        times.append(ts)
+        while times and times[0] <= ts - lim.reject_storm_window_ns:
+            times.popleft()
+        if len(times) < lim.reject_storm_count:
+            return None
+        return self._escalate(
+            lim.reject_storm_action,
+            ts,
+            f"reject storm: {len(times)} venue rejects within {lim.reject_storm_window_ns} ns "
+            f"(reject_storm_count {lim.reject_storm_count})",
+        )
+
+    def on_data_age(self, ts: int, age_ns: int, what: str = "market data") -> TradingState | None:
+        """The freshest ``what`` is ``age_ns`` old at ``ts``: older than ``stale_data_ns``
+        moves the state to ``stale_action``. Like PnL states, it is sticky."""
+        lim = self.limits
+        if lim.stale_data_ns is None or age_ns <= lim.stale_data_ns:
+            return None
+        return self._escalate(
+            lim.stale_action, ts, f"stale data: {what} is {age_ns} ns old (stale_data_ns {lim.stale_data_ns})"
+        )
 
     def tokens(self, ts: int) -> float | None:
         """Order-rate tokens available at ``ts`` (None if the throttle is off)."""

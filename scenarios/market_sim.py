@@ -1,5 +1,7 @@
 """Wiring of the simulated-market extras into a :class:`~scenarios.runner.Run`:
-agent populations (``[[agents]]``, ``[[agent_venues]]``).
+agent populations (``[[agents]]``, ``[[agent_venues]]``), fault injection
+(``[[faults]]``), OMS timeouts (``[oms]``) and the stale-data watchdog
+(``[risk] stale_data_ns``).
 
 Called from ``Run`` (the composition root); nothing here changes a run whose
 scenario has none of these sections.
@@ -9,7 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kernel.clock import parse_duration
+from kernel.errors import ScenarioError
+from kernel.loop import PRIO_TIMER
 from venues.agents.market import AgentMarket
+from venues.faults import FaultInjector
+from venues.faults import attach_faults as _attach_faults
 
 if TYPE_CHECKING:
     from scenarios.runner import Run
@@ -59,10 +66,69 @@ def _horizon(kernel) -> Any:
     return horizon
 
 
+def attach_faults(run: Run) -> dict[str, FaultInjector]:
+    """Fault injectors, OMS timeouts and the stale-data watchdog (all off by default)."""
+    sc = run.scenario
+    injectors = _attach_faults(run.venues, sc.faults, run.start_ns) if sc.faults else {}
+    end = run.end_ns
+    if sc.oms.pending_timeout is not None:
+        timeout = _ns(sc.oms.pending_timeout, "oms.pending_timeout")
+        every = _ns(sc.oms.check_interval, "oms.check_interval") if sc.oms.check_interval else max(1, timeout // 2)
+        run.oms.pending_timeout_ns = timeout
+        _every(run, every, end, lambda ts: run.oms.check_timeouts(ts))
+    stale = run.risk.limits.stale_data_ns
+    if stale:
+        bus = run.bus
+        start = run.start_ns
+
+        def watch(ts: int) -> None:
+            # Instruments the strategy subscribed to; no book yet counts from the run start.
+            subscribed = set(getattr(bus, "_book_subs", {})) | set(bus.last_book)
+            for iid in sorted(subscribed):
+                book = bus.last_book.get(iid)
+                run.oms.check_data(ts, book.ts if book is not None else start, f"instrument {iid} book")
+
+        _every(run, max(1, stale // 2), end, watch)
+    return injectors
+
+
+def _every(run: Run, every: int, end: int | None, fn) -> None:
+    """Call ``fn(ts)`` every ``every`` ns until ``end`` (timer priority)."""
+    if end is None:
+        return  # open-ended runs (until the data ends) get no periodic checks
+    kernel = run.kernel
+
+    def tick() -> None:
+        ts = kernel.now()
+        fn(ts)
+        if ts + every <= end:
+            kernel.call_at(ts + every, tick, priority=PRIO_TIMER)
+
+    if run.start_ns + every <= end:
+        kernel.call_at(run.start_ns + every, tick, priority=PRIO_TIMER)
+
+
+def _ns(value: int | str, where: str) -> int:
+    try:
+        ns = parse_duration(value)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    if ns <= 0:
+        raise ScenarioError(f"{where}: must be positive, got {value!r}")
+    return ns
+
+
 def extra_summary(run: Run) -> dict[str, Any]:
     """Summary fields of the extras (empty when the run has none)."""
     out: dict[str, Any] = {}
     market = getattr(run, "agent_market", None)
     if market is not None:
         out.update(market.summary())
+    injectors = getattr(run, "fault_injectors", None)
+    if injectors:
+        out["faults"] = {name: dict(sorted(inj.counts.items())) for name, inj in injectors.items()}
+    if getattr(run.oms, "timeouts", 0) or getattr(run.oms, "duplicate_reports", 0):
+        out["oms_timeouts"] = run.oms.timeouts
+        out["duplicate_reports"] = run.oms.duplicate_reports
+        out["late_fills"] = run.oms.late_fills
     return out

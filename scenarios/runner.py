@@ -24,7 +24,7 @@ from kernel.orders import Order, STPMode
 from kernel.portfolio import Portfolio
 from kernel.risk import RiskEngine, RiskLimits
 from kernel.strategy import Strategy
-from scenarios.market_sim import attach_agents, extra_summary
+from scenarios.market_sim import attach_agents, attach_faults, extra_summary
 from scenarios.schema import Scenario, VenueConfig
 from venues.fees import fee_model_from_config
 from venues.latency import VenueLatency, latency_from_config
@@ -109,6 +109,7 @@ class Run:
         self.materialized_events = 0
         self._build_feeds(materialize_data)
         self.agent_market = attach_agents(self)  # [[agents]]: None when the scenario has none
+        self.fault_injectors = attach_faults(self)  # [[faults]], [oms] timeouts, stale-data watchdog
         self.strategy: Strategy | None = None
         self.ctx: Context | None = None
         if strategy is None and with_strategy and scenario.strategy is not None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from adapters.telemetry.rules import AlertsConfig
 from kernel.clock import parse_duration, parse_timestamp
 from venues.agents.config import AgentPopulationConfig, AgentVenueConfig
+from venues.faults import FaultConfig
 
 
 class _Strict(BaseModel):
@@ -72,6 +73,21 @@ class RiskConfig(_Strict):
     max_daily_loss: float | None = Field(default=None, gt=0)
     max_drawdown: float | None = Field(default=None, gt=0)
     reducing_drawdown: float | None = Field(default=None, gt=0)
+    # Operational limits: market data older than stale_data_ns, or reject_storm_count venue
+    # rejects within reject_storm_window_ns, move the trading state to the action.
+    stale_data_ns: int | None = Field(default=None, gt=0)
+    stale_action: Literal["reducing", "halted"] | None = None
+    reject_storm_count: int | None = Field(default=None, gt=0)
+    reject_storm_window_ns: int | None = Field(default=None, gt=0)
+    reject_storm_action: Literal["reducing", "halted"] | None = None
+
+
+class OmsConfig(_Strict):
+    """OMS timeouts: orders pending longer than ``pending_timeout`` are reconciled with
+    the venue, checked every ``check_interval`` (default: half the timeout)."""
+
+    pending_timeout: int | str | None = None
+    check_interval: int | str | None = None
 
 
 class LiveConfig(_Strict):
@@ -120,6 +136,9 @@ class Scenario(_Strict):
     # Agent-based market (venues/agents): populations, and venues only agents trade on.
     agents: list[AgentPopulationConfig] = Field(default_factory=list)
     agent_venues: list[AgentVenueConfig] = Field(default_factory=list)
+    # Fault injection on simulated venues (venues/faults.py) and OMS timeouts.
+    faults: list[FaultConfig] = Field(default_factory=list)
+    oms: OmsConfig = OmsConfig()
 
     # Folder of the scenario file: relative data paths resolve against it.
     _base_dir: Path | None = PrivateAttr(default=None)
