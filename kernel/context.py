@@ -18,6 +18,7 @@ from kernel.marketdata import MarketDataBus
 from kernel.oms import OMS
 from kernel.orders import Order, OrderType, Side, TimeInForce
 from kernel.portfolio import Portfolio
+from kernel.risk import TradingState
 
 if TYPE_CHECKING:
     from kernel.strategy import Strategy
@@ -58,6 +59,11 @@ class Context:
 
     def position(self, instrument: int) -> int:
         return self._oms.portfolio.position(instrument)
+
+    @property
+    def trading_state(self) -> TradingState:
+        """The risk engine's trading state (ACTIVE, REDUCING or HALTED)."""
+        return self._oms.risk.state
 
     def open_orders(self, instrument: int | None = None) -> list[Order]:
         """This strategy's working orders."""

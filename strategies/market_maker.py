@@ -7,6 +7,7 @@ import math
 
 from kernel.orders import Order, Side
 from kernel.reports import BookTop, ExecReport
+from kernel.risk import TradingState
 from kernel.strategy import Strategy
 
 
@@ -37,12 +38,17 @@ class MarketMaker(Strategy):
     def on_book(self, book: BookTop) -> None:
         if not book.bid_px or not book.ask_px:
             return
+        state = self.ctx.trading_state
+        if state == TradingState.HALTED:
+            return  # the kill switch already cancelled our quotes; nothing may be sent
         pos = self.ctx.position(self.iid)
         fair = book.mid - self.skew * pos
         bid = min(book.ask_px - 1, math.floor(fair - self.edge))
         ask = max(book.bid_px + 1, math.ceil(fair + self.edge))
-        self._quote(Side.BUY, bid if pos < self.max_inventory else None)
-        self._quote(Side.SELL, ask if pos > -self.max_inventory else None)
+        # When reducing, quote only the side that brings the position back to flat.
+        reducing = state == TradingState.REDUCING
+        self._quote(Side.BUY, bid if pos < self.max_inventory and not (reducing and pos >= 0) else None)
+        self._quote(Side.SELL, ask if pos > -self.max_inventory and not (reducing and pos <= 0) else None)
 
     def _quote(self, side: Side, price: int | None) -> None:
         order = self.quotes[side]
