@@ -93,6 +93,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from scenarios.loader import resolve
+    from scenarios.sweep import format_table, parse_param, parse_seeds, progress_printer, sweep
+
+    path = resolve(args.scenario)
+    text = path.read_text(encoding="utf-8")
+    params = [parse_param(p) for p in args.param]
+    seeds = parse_seeds(args.seeds)
+    store = None if args.no_store else args.store
+    result = sweep(
+        text, str(path), params, seeds, store, scheduler=args.scheduler, workers=args.workers,
+        processes=not args.threads, progress=None if args.json else progress_printer,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps({"ran": result.ran, "skipped": result.skipped, "rows": result.rows}, indent=2, default=str))
+    else:
+        print(format_table(result.rows))
+        print(f"runs: {result.ran} ran, {result.skipped} already stored" + (f" (store {store})" if store else ""))
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from adapters.store import RunStore
 
@@ -215,6 +236,21 @@ def build_parser() -> argparse.ArgumentParser:
         d.add_argument("--json", action="store_true")
         d.add_argument("--strict", action="store_true", help="exit 2 when validation finds problems")
     dp.set_defaults(func=cmd_data)
+
+    sw = sub.add_parser("sweep", help="run a parameter grid x seeds on Dask and summarize")
+    sw.add_argument("scenario", help="bundled scenario name or TOML path")
+    sw.add_argument(
+        "--param", action="append", default=[], help="PATH=V1,V2,... (repeatable), e.g. strategy.params.edge=0,1,2"
+    )
+    sw.add_argument("--seeds", default="0..9", help="A..B (inclusive) or a comma-separated list (default 0..9)")
+    sw.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster)")
+    sw.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    sw.add_argument("--threads", action="store_true", help="LocalCluster workers as threads, not processes")
+    sw.add_argument("--store", default="sqlite:///parity_runs.db", help="SQLAlchemy URL of the run store")
+    sw.add_argument("--no-store", action="store_true", help="do not store runs (and do not resume)")
+    sw.add_argument("--json", action="store_true")
+    sw.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sw.set_defaults(func=cmd_sweep)
 
     rn = sub.add_parser("runs", help="read the run store")
     rn.add_argument("--store", default="sqlite:///parity_runs.db")
