@@ -75,3 +75,84 @@ def run_benchmarks(scenario_name: str | None = None, repeat: int = 1, duration: 
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
+
+
+def agent_benchmarks(
+    scenario_name: str = "agents_1000", duration: str | None = "6.5h", repeat: int = 1
+) -> dict[str, Any]:
+    """Agent messages/s of an agent-market scenario (the bundled 1,000-agent market over a
+    full 6.5 h trading day by default), with and without the user's strategy.
+
+    Agent messages are the orders, cancels and market orders agents send plus the
+    execution reports they receive; wake-ups are counted apart (ABIDES counts them as
+    messages too, so ``events_with_wakeups_per_second`` is the like-for-like figure).
+    Best of ``repeat``; CPU seconds are reported next to wall seconds because a shared
+    machine inflates wall time.
+    """
+    scenario, _ = load_scenario(scenario_name, {"duration": duration} if duration else None)
+    if not scenario.agents:
+        from kernel.errors import ScenarioError
+
+        raise ScenarioError(f"bench --agents: scenario {scenario.name!r} has no [[agents]]")
+    results = []
+    for with_strategy in (True, False):
+        best = None
+        for _ in range(max(1, repeat)):
+            run = Run(scenario, with_strategy=with_strategy)
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            result = run.run()
+            wall = time.perf_counter() - t0
+            cpu = time.process_time() - c0
+            if best is None or wall < best[0]:
+                best = (wall, cpu, result.summary)
+        wall, cpu, s = best
+        msgs = s["agent_messages"]
+        results.append(
+            {
+                "name": f"{scenario.name} {scenario.duration}, {'with' if with_strategy else 'no'} strategy",
+                "agents": s["agents"],
+                "agent_messages": msgs,
+                "agent_messages_sent": s["agent_messages_sent"],
+                "agent_reports": s["agent_reports"],
+                "agent_wakeups": s["agent_wakeups"],
+                "market_trades": s["market_trades"],
+                "strategy_fills": s["fills"],
+                "seconds": round(wall, 3),
+                "cpu_seconds": round(cpu, 3),
+                "messages_per_second": round(msgs / wall),
+                "messages_per_cpu_second": round(msgs / cpu) if cpu else 0,
+                "events_with_wakeups_per_second": round((msgs + s["agent_wakeups"]) / wall),
+                "fingerprint": s["fingerprint"],
+            }
+        )
+    return {
+        "results": results,
+        "peak_rss_mb": _peak_rss_mb(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def matching_stress_benchmark(orders: int = 10_000_000, shards: int = 40) -> dict[str, Any]:
+    """The stress suite's random order flow (every order type, amends, cancels, STP, with
+    its invariants checked after every action) through the reference engine, one process."""
+    from venues.stressflow import run_shard
+
+    n = orders // shards
+    t0 = time.perf_counter()
+    trades = reports = 0
+    for shard in range(shards):
+        stats = run_shard(1_000 + shard, n)
+        trades += stats["trades"]
+        reports += stats["reports"]
+    wall = time.perf_counter() - t0
+    return {
+        "actions": n * shards,
+        "shards": shards,
+        "seconds": round(wall, 2),
+        "actions_per_second": round(n * shards / wall),
+        "trades": trades,
+        "reports": reports,
+        "peak_rss_mb": _peak_rss_mb(),
+    }

@@ -79,8 +79,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from scenarios.bench import run_benchmarks
+    from scenarios.bench import agent_benchmarks, matching_stress_benchmark, run_benchmarks
 
+    if args.agents:
+        report = agent_benchmarks(args.scenario or "agents_1000", args.duration or "6.5h", args.repeat)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            for row in report["results"]:
+                print(
+                    f"{row['name']:<44} {row['agent_messages']:>11,} agent msgs "
+                    f"{row['messages_per_second']:>9,} msgs/s"
+                    f"  ({row['messages_per_cpu_second']:,}/cpu-s; {row['events_with_wakeups_per_second']:,}/s incl."
+                    f" {row['agent_wakeups']:,} wake-ups; {row['seconds']} s)"
+                )
+            print(f"peak_rss_mb: {report['peak_rss_mb']}")
+        return 0
+    if args.stress:
+        report = matching_stress_benchmark(args.stress)
+        print(json.dumps(report, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+        return 0
     report = run_benchmarks(args.scenario, repeat=args.repeat, duration=args.duration)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -220,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--json", action="store_true")
     bp.add_argument("--repeat", type=int, default=1, help="runs per case; the best is reported")
     bp.add_argument("--duration", help="override the scenario duration, e.g. 10s")
+    bp.add_argument("--agents", action="store_true", help="agent messages/s of an agent market (agents_1000, 6.5h)")
+    bp.add_argument("--stress", type=int, metavar="N", help="N random order actions through the matching engine")
     bp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     bp.set_defaults(func=cmd_bench)
 
