@@ -104,6 +104,12 @@ class Fundamental:
         # scale = exp(h - s2) with h ~ N(0, s2): E[scale**g] = exp(-g s2 + g^2 s2 / 2).
         return x**gamma / math.exp(-gamma * s2 + gamma * gamma * s2 / 2)
 
+    def activity_path(self, gamma: float) -> list[float]:
+        """:meth:`activity` at every grid step (lookup by ``(ts - start_ns) // step_ns``)."""
+        s2 = self.params.vol_of_vol**2
+        norm = math.exp(-gamma * s2 + gamma * gamma * s2 / 2)
+        return [x**gamma / norm for x in self.vol_scale]
+
     def subscribe(self, fn: Callable[[int, float], None]) -> None:
         """``fn(ts, jump)`` is called at every news time."""
         self._subscribers.append(fn)

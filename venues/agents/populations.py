@@ -266,6 +266,10 @@ class Population:
         mean_wake = self.mean_wake
         gamma = self.cfg.activity_coupling
         fund = self.market.fundamental(self.iid) if gamma else None
+        act = fund.activity_path(gamma) if fund is not None else None
+        act_last = len(act) - 1 if act else 0
+        f_start = fund.start_ns if fund is not None else 0
+        f_step = fund.step_ns if fund is not None else 1
         seq = self._seq
         market = self.market
         log_ = math.log
@@ -290,8 +294,9 @@ class Population:
                         pos = 0
                     upos[i] = pos + 1
                     gap = -log_(1.0 - buf[pos]) * mean_wake[i]
-                    if fund is not None:
-                        gap /= fund.activity(t, gamma)
+                    if act is not None:
+                        k = (t - f_start) // f_step
+                        gap /= act[k if k < act_last else act_last]
                     heappush(heap, (t + int(gap) + 1, next(seq), WAKE, i))
                     wake(i, t)
                     continue
