@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from kernel.clock import NS_PER_S, parse_duration
 from kernel.context import Context
@@ -23,13 +25,14 @@ from kernel.oms import OMS
 from kernel.orders import Order, STPMode
 from kernel.portfolio import Portfolio
 from kernel.risk import RiskEngine, RiskLimits
+from kernel.rng import RngStreams
 from kernel.strategy import Strategy
 from scenarios.market_sim import attach_agents, attach_faults, extra_summary
 from scenarios.schema import Scenario, VenueConfig
+from scenarios.sources import open_source, peek_start
 from venues.fees import fee_model_from_config
 from venues.latency import VenueLatency, latency_from_config
 from venues.simulated import SimulatedVenue
-from venues.synthetic import SyntheticMarket, SyntheticParams
 
 SETTLE_NS = NS_PER_S  # after the end: time for in-flight cancels and reports to land
 STRATEGY_OWNER = 1
@@ -92,13 +95,21 @@ class Run:
             raise ScenarioError(f"mode: a {scenario.mode!r} scenario runs with {how}")
         self.scenario = scenario
         self.run_id = uuid.uuid4().hex[:12]  # names the run in the store; not part of the fingerprint
-        self.start_ns = scenario.start_ns
-        self.end_ns = self.start_ns + scenario.duration_ns
         self.instruments = {
             c.id: Instrument(c.id, c.symbol, c.tick_size, c.lot_size, c.multiplier, c.currency)
             for c in scenario.instruments
         }
         self.by_symbol = {i.symbol: i for i in self.instruments.values()}
+        self.materialized_events = 0
+        sources = self._open_sources(materialize_data)
+        self.start_ns = scenario.start_ns
+        if self.start_ns is None:  # start = "data"
+            firsts = [t for _, _, t, _ in sources if t is not None]
+            if not firsts:
+                raise ScenarioError('start: "data" needs at least one non-empty [[data]] source')
+            self.start_ns = min(firsts)
+        # duration = "data": run until the data ends (end_ns is fixed after the run).
+        self.end_ns = None if scenario.duration_ns is None else self.start_ns + scenario.duration_ns
         self.kernel = self._make_kernel()
         self.portfolio = Portfolio({i: inst.tick_value for i, inst in self.instruments.items()}, scenario.starting_cash)
         limits = {k: v for k, v in scenario.risk.model_dump().items() if v is not None}
@@ -106,8 +117,8 @@ class Run:
         self.oms = OMS(self.kernel.journal, self.portfolio, self.risk, self.kernel.now, self._notify)
         self.bus = MarketDataBus(on_mark=self._mark)
         self.venues = {v.name: self._build_venue(v) for v in scenario.venues}
-        self.materialized_events = 0
-        self._build_feeds(materialize_data)
+        for name, venue_name, _, chunks in sources:
+            self.kernel.add_feed(name, self.venues[venue_name], chunks)
         self.agent_market = attach_agents(self)  # [[agents]]: None when the scenario has none
         self.fault_injectors = attach_faults(self)  # [[faults]], [oms] timeouts, stale-data watchdog
         self.strategy: Strategy | None = None
@@ -145,21 +156,23 @@ class Run:
         venue.attach(self.kernel, self.oms, self.bus)
         return venue
 
-    def _build_feeds(self, materialize: bool) -> None:
-        for i, cfg in enumerate(self.scenario.data):
+    def _open_sources(self, materialize: bool) -> list[tuple[str, str, int | None, Iterator[np.ndarray]]]:
+        """(feed name, venue, first event time, chunks) of every [[data]] entry."""
+        sc = self.scenario
+        rng = RngStreams(sc.seed)  # the kernel derives identical streams from the same seed
+        out = []
+        for i, cfg in enumerate(sc.data):
             inst = self.by_symbol[cfg.instrument]
-            params = {"instrument": inst.id, "start_ts": self.start_ns, "duration_ns": self.scenario.duration_ns}
-            params.update(cfg.params)
-            try:
-                market = SyntheticMarket(
-                    SyntheticParams(**params), self.kernel.rng.stream(f"data:{cfg.venue}:{cfg.instrument}")
-                )
-            except (ValueError, TypeError) as exc:
-                raise ScenarioError(f"data[{i}].params: {_first_line(exc)}") from exc
-            chunks = list(market.chunks()) if materialize else market.chunks()
+            chunks = open_source(cfg, i, inst, rng, sc.base_dir, sc.start_ns, sc.duration_ns)
             if materialize:
+                chunks = list(chunks)
                 self.materialized_events += sum(len(c) for c in chunks)
-            self.kernel.add_feed(f"{cfg.venue}:{cfg.instrument}", self.venues[cfg.venue], chunks)
+                first = int(chunks[0]["ts"][0]) if chunks else None
+                chunks = iter(chunks)
+            else:
+                first, chunks = peek_start(chunks)
+            out.append((f"{cfg.venue}:{cfg.instrument}", cfg.venue, first, chunks))
+        return out
 
     def _notify(self, fn: Callable[..., None], args: tuple) -> None:
         self.kernel.call_at(self.kernel.now(), fn, *args, priority=PRIO_DELIVERY)
@@ -175,7 +188,9 @@ class Run:
         kernel = self.kernel
         if self.strategy is not None:
             self.strategy.on_start()
-        kernel.run(self.end_ns, progress)
+        kernel.run(self.end_ns, progress, until_data_end=self.end_ns is None)
+        if self.end_ns is None:
+            self.end_ns = kernel.now()
         for venue in self.venues.values():
             venue.end_of_day(self.end_ns)
         if self.strategy is not None:
