@@ -227,9 +227,14 @@ def sweep(
 ) -> SweepResult:
     """Run the grid on Dask; store every run; return the per-parameter-set summary."""
     points = grid(text, params, seeds)
-    # Validate every parameter set up front: a typo fails here, not in a worker.
+    # Validate every parameter set up front (schema and strategy parameters): a typo
+    # fails here, not in a worker.
+    from scenarios.runner import load_strategy
+
     for combo in {p.params for p in points}:
-        build_scenario(text, source, combo, seeds[0])
+        sc = build_scenario(text, source, combo, seeds[0])
+        if sc.strategy is not None:
+            load_strategy(sc.strategy.path, sc.strategy.params)
     store = None
     if store_url:
         from adapters.store import RunStore

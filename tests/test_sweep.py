@@ -61,7 +61,7 @@ def test_grid_keys_depend_on_scenario_params_and_seed():
 
 
 def test_bad_param_path_fails_before_running():
-    with pytest.raises(ScenarioError, match="strategy"):
+    with pytest.raises(ScenarioError, match="strategy.params: .*nope"):
         sweep(TEXT, "<t>", [("strategy.params.nope", [1])], [0], None)
 
 
