@@ -450,6 +450,7 @@ class MarketMakers(Population):
         self.quotes: list[list[dict[int, int]]] = [[{} for _ in range(nv)] for _ in range(self.n)]
         self.last_mid = [[0.0] * nv for _ in range(self.n)]
         self.vol = [[0.0] * nv for _ in range(self.n)]
+        self.last_quote: list[list[tuple | None]] = [[None] * nv for _ in range(self.n)]
 
     def wake(self, i: int, t: int) -> None:
         p = self.params
@@ -473,13 +474,17 @@ class MarketMakers(Population):
                 bid = ba - 1
             if bb and ask <= bb:
                 ask = bb + 1
+            quotes = self.quotes[i][v]
+            sig = (bid, ask, inv < p.max_inventory, inv > -p.max_inventory)
+            if sig == self.last_quote[i][v] and all(oid in live for oid in quotes.values()):
+                continue  # same targets and every quote still working: nothing to send
+            self.last_quote[i][v] = sig
             targets = set()
             for k in range(p.levels):
                 if inv < p.max_inventory and bid - k * p.spacing >= 1:
                     targets.add(bid - k * p.spacing)  # key > 0: bid price
                 if inv > -p.max_inventory:
                     targets.add(-(ask + k * p.spacing))  # key < 0: minus the ask price
-            quotes = self.quotes[i][v]
             for key, oid in list(quotes.items()):
                 if oid not in live:
                     del quotes[key]
