@@ -48,22 +48,11 @@ def attach_agents(run: Run) -> AgentMarket | None:
     )
 
 
-def _horizon(kernel) -> Any:
-    """The earliest time anything else may happen in ``kernel``: its next scheduled
-    event or the next market-data event of any feed (reads the kernel's internals,
-    as the kernel's own loop does; this module is the composition root)."""
-    queue = kernel.env._queue
-    feeds = kernel._feeds
-    inf = float("inf")
-
-    def horizon() -> float:
-        t = queue[0][0] if queue else inf
-        for f in feeds:
-            if f.next_ts < t:
-                t = f.next_ts
-        return t
-
-    return horizon
+def _horizon(kernel) -> tuple[list, list]:
+    """What else is scheduled in ``kernel``: its simpy event queue and its market-data
+    feeds (the kernel's internals, as its own loop reads them; this module is the
+    composition root). Agents run ahead to entries strictly before both."""
+    return kernel.env._queue, kernel._feeds
 
 
 def attach_faults(run: Run) -> dict[str, FaultInjector]:

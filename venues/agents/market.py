@@ -84,11 +84,11 @@ class AgentMarket:
         agent_venues: list[AgentVenueConfig] = (),
         sample_interval_ns: int = 1_000_000_000,
         initial_prices: dict[int, float] | None = None,
-        horizon: Callable[[], float] | None = None,
+        horizon: tuple[list, list] | None = None,
     ) -> None:
-        """``horizon()``, if given, returns the earliest time at which anything other than
-        the calling population may happen (scheduled events, market data); populations
-        then skip the simpy round trip for entries strictly before it."""
+        """``horizon``, if given, is ``(event queue, feeds)`` of the kernel: the simpy queue
+        (entries ``(time, ...)``) and the market-data feeds (``next_ts``). Populations then
+        skip the simpy round trip for entries strictly before the earliest of them."""
         self.kernel = kernel
         self.horizon = horizon
         self.start_ns = start_ns
@@ -202,6 +202,18 @@ class AgentMarket:
                 prev(r)
 
         engine.on_report = dispatch
+        # The engine remembers participant order ids (owner -> late cancel rejects) in a
+        # dict capped at 2**17 whose FIFO eviction (del d[next(iter(d))]) turns O(size)
+        # once the cap is reached; millions of agent orders would hit that. Agents only
+        # cancel orders they know are working, so their ids need not be remembered.
+        remember = getattr(engine, "_remember", None)
+        if remember is not None:
+
+            def _remember(oid: int, owner: int, _remember=remember, _base=base) -> None:
+                if owner < _base:
+                    _remember(oid, owner)
+
+            engine._remember = _remember
 
     def fundamental(self, iid: int) -> Fundamental:
         """The instrument's fundamental process (a default one if the scenario has none)."""

@@ -242,11 +242,11 @@ class Population:
     def process(self):
         """The population's simpy process: sleep until the next wake-up or message arrival.
 
-        With a ``horizon`` (the earliest time anything else in the run may happen,
-        supplied by the composition root) the process goes on to its next entry
-        without a simpy round trip when that entry comes strictly before the
-        horizon: nothing else can happen in between, so the order of events is
-        the same, only cheaper.
+        With a ``horizon`` (the kernel's event queue and market-data feeds, supplied
+        by the composition root) the process goes on to its next entry without a
+        simpy round trip when that entry comes strictly before anything else in
+        the run (the queue's first event, any feed's next event): nothing else can
+        happen in between, so the order of events is the same, only cheaper.
         """
         env = self.market.kernel.env
         clock = self.market.kernel.clock
@@ -273,14 +273,26 @@ class Population:
         seq = self._seq
         market = self.market
         log_ = math.log
+        # The horizon's parts, read inline (a function call per entry costs more):
+        # the kernel's event queue and its market-data feeds (``next_ts``).
+        queue, feeds = horizon if horizon is not None else (None, ())
+        inf = math.inf
         while heap:
             t = heap[0][0]
             if t >= end:
                 break
-            if t > env._now and (horizon is None or t >= horizon()):
-                yield env.timeout(t - env._now)
+            if t > env._now:
+                if queue is None:
+                    yield env.timeout(t - env._now)
+                else:
+                    h = queue[0][0] if queue else inf
+                    for f in feeds:
+                        if f.next_ts < h:
+                            h = f.next_ts
+                    if t >= h:
+                        yield env.timeout(t - env._now)
             if t > clock._now:
-                clock.advance_to(t)
+                clock._now = t  # as the kernel's own loop advances it
             while heap and heap[0][0] <= t:
                 e = heappop(heap)
                 op = e[2]
