@@ -228,3 +228,24 @@ def test_small_market_spread_and_depth_are_plausible():
     f = stylized_facts(m.samples[("V", 0)].arrays(), m.sample_interval_ns, horizon_ns=5_000_000_000)
     assert f["spread_min"] >= 1 and f["two_sided_fraction"] > 0.9
     assert 5 <= f["depth_mean"] <= 2_000
+
+
+def test_agent_market_fingerprint_is_the_same_in_other_processes_and_hash_seeds():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from scenarios.loader import load_scenario; from scenarios.runner import Run; "
+        "sc, _ = load_scenario('agents_1000', {'duration': '5s'}); print(Run(sc).run().fingerprint)"
+    )
+    prints = set()
+    for seed in ("0", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        prints.add(out.stdout.strip())
+    from scenarios.loader import load_scenario
+
+    sc, _ = load_scenario("agents_1000", {"duration": "5s"})
+    prints.add(Run(sc).run().fingerprint)
+    assert len(prints) == 1
