@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from kernel.errors import DataError
 
@@ -71,14 +72,56 @@ MOLD_HEARTBEAT = 0
 MOLD_END_OF_SESSION = 0xFFFF
 
 
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)  # cut off, bad header or CRC, bad deflate data
+
+
+class _CheckedGzipFile(gzip.GzipFile):
+    """A gzip file whose decompression errors are DataErrors naming the file and the offset reached."""
+
+    def _failed(self, e: Exception) -> DataError:
+        try:
+            at = f"byte offset {self.tell()} of the decompressed data"
+        except Exception:  # the stream is broken; the offset is lost with it
+            at = "byte offset unknown"
+        return DataError(f"{self.name}, {at}: gzip decompression failed: {e}")
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(size)
+        except _GZIP_ERRORS as e:
+            raise self._failed(e) from None
+
+    def read1(self, size: int = -1) -> bytes:
+        try:
+            return super().read1(size)
+        except _GZIP_ERRORS as e:
+            raise self._failed(e) from None
+
+    def readinto(self, b: Any) -> int:
+        try:
+            return super().readinto(b)
+        except _GZIP_ERRORS as e:
+            raise self._failed(e) from None
+
+    def readline(self, size: int | None = -1) -> bytes:
+        try:
+            return super().readline(size)
+        except _GZIP_ERRORS as e:
+            raise self._failed(e) from None
+
+
 def open_stream(path: str | Path) -> BinaryIO:
-    """Open ``path`` for binary reading, decompressing gzip transparently."""
+    """Open ``path`` for binary reading, decompressing gzip transparently.
+
+    A corrupt or cut-off gzip stream raises :class:`~kernel.errors.DataError`
+    (naming the file and the decompressed offset reached) from the reads.
+    """
     f = open(path, "rb")  # the caller closes it
     head = f.read(2)
     f.seek(0)
     if head == GZIP_MAGIC:
         f.close()
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return _CheckedGzipFile(path, "rb")  # type: ignore[return-value]
     return f
 
 
@@ -141,7 +184,7 @@ class PcapFile:
 
     ``packets()`` yields :class:`PacketRecord` tuples in file order. After the
     iteration, ``trailing_bytes`` is the size of an incomplete last record (a
-    capture cut off mid-write), 0 normally.
+    capture cut off mid-write), 0 normally, and ``trailing_offset`` where it starts.
     """
 
     path: Path
@@ -150,6 +193,7 @@ class PcapFile:
     nanosecond: bool = False
     linktype: int = -1  # classic pcap: the file's link type; pcapng: the first interface's
     trailing_bytes: int = 0
+    trailing_offset: int = 0
     skipped_blocks: int = 0  # pcapng blocks that carry no packet (statistics, name resolution, ...)
 
     def __post_init__(self) -> None:
@@ -159,7 +203,7 @@ class PcapFile:
         with open_stream(self.path) as f:
             b = _Buffer(f, self.block_size)
             if not b.ensure(4):
-                raise DataError(f"{self.path}: too short for a pcap header ({b.remaining()} bytes)")
+                raise DataError(f"{self.path}, byte offset 0: too short for a pcap header ({b.remaining()} bytes)")
             if b.buf[:4] == PCAPNG_MAGIC:
                 self.format = "pcapng"
                 yield from self._pcapng(b)
@@ -170,14 +214,14 @@ class PcapFile:
     def _pcap(self, b: _Buffer) -> Iterator[PacketRecord]:
         magic = struct.unpack_from("<I", b.buf)[0]
         if magic not in _PCAP_MAGICS:
-            raise DataError(f"{self.path}: not a pcap file (magic {b.buf[:4].hex()})")
+            raise DataError(f"{self.path}, byte offset 0: not a pcap file (magic {b.buf[:4].hex()})")
         endian, self.nanosecond = _PCAP_MAGICS[magic]
         if not b.ensure(24):
-            raise DataError(f"{self.path}: truncated pcap global header")
+            raise DataError(f"{self.path}, byte offset 0: truncated pcap global header ({b.remaining()} of 24 bytes)")
         # The upper bits of the link-type field may carry FCS information.
         self.linktype = struct.unpack_from(endian + "I", b.buf, 20)[0] & 0xFFFF
         if self.linktype not in SUPPORTED_LINKTYPES:
-            raise DataError(f"{self.path}: unsupported pcap link type {self.linktype}")
+            raise DataError(f"{self.path}: unsupported pcap link type {self.linktype} (byte offset 20)")
         b.pos += 24
         rec = struct.Struct(endian + "IIII")
         frac = 1 if self.nanosecond else 1000
@@ -195,6 +239,7 @@ class PcapFile:
             b.pos = start + incl
             index += 1
         self.trailing_bytes = b.remaining()
+        self.trailing_offset = b.offset
 
     def _pcapng(self, b: _Buffer) -> Iterator[PacketRecord]:
         endian = "<"
@@ -235,7 +280,9 @@ class PcapFile:
                 index += 1
             elif btype == 3:  # simple packet: interface 0, no timestamp
                 if not interfaces:
-                    raise DataError(f"{self.path}: simple packet block before any interface description")
+                    raise DataError(
+                        f"{self.path}: simple packet block at byte offset {b.offset} before any interface description"
+                    )
                 lt, snap, _ = interfaces[0]
                 orig = struct.unpack_from(endian + "I", b.buf, p + 8)[0]
                 start = p + 12
@@ -246,6 +293,7 @@ class PcapFile:
                 self.skipped_blocks += 1
             b.pos = p + blen
         self.trailing_bytes = b.remaining()
+        self.trailing_offset = b.offset
 
 
 def _pcapng_tsresol(buf: bytes, p: int, end: int, endian: str) -> int:
