@@ -124,6 +124,8 @@ _NAME_RE = re.compile(
     r"^(?P<symbol>.+?)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_(?P<kind>message|orderbook)_(?P<level>\d+)\.csv$"
 )
 _HALT_STATES = {-1: "halt", 0: "quote_resume", 1: "trade_resume"}
+_MAX_FIELD = 1 << 62  # sizes and prices beyond this cannot be real and would overflow int64 events
+_MAX_SECONDS_DIGITS = 6  # seconds after midnight: a day has 86,400
 _TYPE_NAMES = {1: "add", 2: "cancel", 3: "delete", 4: "execute", 5: "hidden_execute", 6: "cross", 7: "halt"}
 
 
@@ -222,10 +224,15 @@ class LobsterReader:
             raise ValueError("chunk_size must be positive")
         self._reset()
         buf = self._buf
-        ob = open(self.orderbook_csv, encoding="ascii", newline="") if self.orderbook_csv is not None else None
+        # Bytes that are not ASCII decode to U+FFFD, which no field accepts: reported with their line.
+        ob = (
+            open(self.orderbook_csv, encoding="ascii", errors="replace", newline="")
+            if self.orderbook_csv is not None
+            else None
+        )
         rows = self._rows(ob) if ob is not None else None
         try:
-            with open(self.message_csv, encoding="ascii", newline="") as mf:
+            with open(self.message_csv, encoding="ascii", errors="replace", newline="") as mf:
                 for n, line in enumerate(mf, 1):
                     msg = self._parse(n, line)
                     row = None
@@ -250,7 +257,8 @@ class LobsterReader:
                     if len(out) >= chunk_size:
                         yield buf.take()
                 if rows is not None and next(rows, None) is not None:
-                    self._fail(f"{self.orderbook_csv}: more rows than the message file ({self.stats.records})")
+                    n_msg = self.stats.records
+                    self._fail(f"{self.orderbook_csv}, line {n_msg + 1}: more rows than the message file ({n_msg})")
         finally:
             if ob is not None:
                 ob.close()
@@ -438,7 +446,8 @@ class LobsterReader:
             return None
         t, typ_s, oid_s, size_s, price_s, dir_s = parts
         sec, dot, frac = t.partition(".")
-        if not sec.isdigit() or (frac and not frac.isdigit()) or (dot and not frac) or frac[9:].strip("0"):
+        bad_time = not sec.isdigit() or (frac and not frac.isdigit()) or (dot and not frac) or frac[9:].strip("0")
+        if bad_time or len(sec) > _MAX_SECONDS_DIGITS:
             self._fail(f"{self._mname}, line {n}: bad time {t!r}")
             return None
         frac = frac[:9]
@@ -468,6 +477,10 @@ class LobsterReader:
                 problem = f"price {price} <= 0"
             elif oid < 0 or oid >= SYNTHETIC_ID_BASE:
                 problem = f"order id {oid} out of range [0, 2**60)"
+            elif size > _MAX_FIELD:
+                problem = f"size {size} out of range (at most 2**62)"
+            elif (price * self._px_mul) // self._px_div > _MAX_FIELD:
+                problem = f"price {price} out of range (at most 2**62 ticks)"
             elif self._px_div != 1 and (price * self._px_mul) % self._px_div:
                 if typ in (5, 6):
                     # Hidden and cross executions print at sub-tick prices (e.g. midpoint
@@ -579,13 +592,22 @@ class LobsterReader:
                 if self._width % 4:
                     raise DataError(f"{self.orderbook_csv}, line 1: {self._width} fields, expected a multiple of 4")
                 self._levels = self._width // 4
-            try:
-                flat = np.fromstring("".join(lines).replace("\n", ","), dtype=np.int64, sep=",")
-                ok = flat.size == len(lines) * self._width
-            except ValueError:
-                ok = False
+            text = "".join(lines)
+            # Every line must have width - 1 commas (else one short line and one long one could
+            # pair up into whole rows), and every value must be a valid level (see _row_problem).
+            commas = self._width - 1
+            ok = all(line.count(",") == commas for line in lines)
             if ok:
-                for row in flat.reshape(len(lines), self._width).tolist():
+                try:
+                    flat = np.fromstring(text.replace("\n", ","), dtype=np.int64, sep=",")
+                    ok = flat.size == len(lines) * self._width
+                except ValueError:
+                    ok = False
+            if ok:
+                block = flat.reshape(len(lines), self._width)
+                ok = bool(self._rows_valid(block).all())
+            if ok:
+                for row in block.tolist():
                     n += 1
                     yield n, row
             else:
@@ -603,7 +625,58 @@ class LobsterReader:
         if len(row) != self._width:
             self._fail(f"{where}: {len(row)} fields, expected {self._width}")
             return None
+        problem = self._row_problem(row)
+        if problem:
+            self._fail(f"{where}: {problem}")
+            return None
         return row
+
+    def _rows_valid(self, block: np.ndarray) -> np.ndarray:
+        """Which rows of an int64 block pass :meth:`_row_problem` (vectorised; False rows get the exact check)."""
+        ok = np.ones(len(block), bool)
+        for col, empty, sign in ((0, LOBSTER_EMPTY_ASK, 1), (2, LOBSTER_EMPTY_BID, -1)):
+            px = block[:, col::4]
+            qty = block[:, col + 1 :: 4]
+            is_empty = px == empty
+            real = (px > 0) & (px < 1 << 40) & (qty > 0) & (qty <= _MAX_FIELD)  # larger prices: exact check
+            if self._px_div != 1:
+                real &= (px * self._px_mul) % self._px_div == 0
+            ok &= np.all(np.where(is_empty, qty == 0, real), axis=1)
+            if px.shape[1] > 1:
+                # Strictly better-to-worse prices, and empty levels only after the real ones.
+                step = sign * np.diff(px, axis=1) > 0
+                ok &= np.all(step | is_empty[:, 1:], axis=1) & np.all(~is_empty[:, :-1] | is_empty[:, 1:], axis=1)
+        return ok
+
+    def _row_problem(self, row: list[int]) -> str | None:
+        """Why an orderbook row is not a valid LOBSTER book, or None.
+
+        Each level is either empty (price 9999999999 ask / -9999999999 bid, size 0) or a
+        price in (0, 2**62] on the tick with a size in (0, 2**62]; levels go from the best
+        price outwards, strictly, and empty levels come only after the real ones.
+        """
+        for col, empty, name, sign in ((0, LOBSTER_EMPTY_ASK, "ask", 1), (2, LOBSTER_EMPTY_BID, "bid", -1)):
+            prev: int | None = None
+            seen_empty = False
+            for lvl, j in enumerate(range(col, len(row), 4), 1):
+                px, qty = row[j], row[j + 1]
+                if px == empty:
+                    if qty != 0:
+                        return f"{name} level {lvl} is empty (price {px}) but has size {qty}"
+                    seen_empty = True
+                    continue
+                if seen_empty:
+                    return f"{name} level {lvl} has a price after an empty level"
+                if not 0 < px <= _MAX_FIELD:
+                    return f"{name} level {lvl}: price {px} out of range"
+                if not 0 < qty <= _MAX_FIELD:
+                    return f"{name} level {lvl}: size {qty} out of range"
+                if self._px_div != 1 and (px * self._px_mul) % self._px_div:
+                    return f"{name} level {lvl}: price {px} is not a multiple of the tick size"
+                if prev is not None and sign * (px - prev) <= 0:
+                    return f"{name} level {lvl}: price {px} does not come after {prev}"
+                prev = px
+        return None
 
     @staticmethod
     def _sides(row: list[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
