@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -72,6 +73,9 @@ import numpy as np
 from adapters.feeds.validate import EventBuffer, FeedStats, decimal_to_nanos, level_order_id, nano_units
 from kernel.errors import DataError
 from kernel.events import ADD, BUY, CANCEL, CLEAR, F_SNAPSHOT, MODIFY, SELL, TRADE
+
+_MAX_TS = 1 << 63  # event times (ns) and trade ids must fit the canonical int64 / order id columns
+_MAX_UNITS = 1 << 62  # prices in ticks and quantities in lots (and L2 level ids: level_order_id)
 
 
 def _to_ns(t: int) -> int:
@@ -125,7 +129,7 @@ class BinanceDepthReader:
         buf = self._buf
         st = self.stats
         with self._open() as fh:
-            for n, raw in enumerate(fh, 1):
+            for n, raw in self._numbered_lines(fh):
                 st.records += 1
                 try:
                     self._line(n, raw)
@@ -138,7 +142,8 @@ class BinanceDepthReader:
                     yield buf.take()
         if self._pending:
             k = len(self._pending)
-            msg = f"{self.path}: {k} depth updates but no depth snapshot to apply them to"
+            first = self._pending[0][0]
+            msg = f"{self.path}, line {first}: {k} depth updates but no depth snapshot to apply them to (the first one)"
             if self.strict:
                 raise DataError(msg)
             st.findings["depth_without_snapshot"] += k
@@ -156,6 +161,28 @@ class BinanceDepthReader:
         if magic == b"\x1f\x8b":
             return gzip.open(self.path, "rb")  # type: ignore[return-value]
         return open(self.path, "rb")
+
+    def _numbered_lines(self, fh: BinaryIO) -> Iterator[tuple[int, bytes]]:
+        """(line number, line) of the file; a corrupt or cut-off gzip stream ends it with a finding.
+
+        Strict: :class:`~kernel.errors.DataError` naming the line where decompression
+        failed. Lenient: counted as ``truncated_stream`` (the lines before it are kept).
+        """
+        n = 0
+        it = iter(fh)
+        while True:
+            try:
+                raw = next(it)
+            except StopIteration:
+                return
+            except (EOFError, OSError, zlib.error) as e:  # gzip: cut off, bad CRC, bad deflate data
+                msg = f"{self.path}, line {n + 1}: decompression failed ({e}); nothing after line {n} can be read"
+                if self.strict:
+                    raise DataError(msg) from None
+                self.stats.note("truncated_stream", msg)
+                return
+            n += 1
+            yield n, raw
 
     def _reset(self) -> None:
         self.stats = st = FeedStats(str(self.path))
@@ -193,7 +220,7 @@ class BinanceDepthReader:
         self.instruments = {self.instrument: self._sym_seen or ""}
 
     def _ts(self, e: Any) -> int:
-        if type(e) is not int or e <= 0:
+        if type(e) is not int or e <= 0 or _to_ns(e) >= _MAX_TS:
             raise _Malformed(f"bad event time {e!r}")
         ts = _to_ns(e)
         last = self._last_ts
@@ -212,6 +239,8 @@ class BinanceDepthReader:
                 raise _Malformed(f"bad price {s!r}") from None
             if r or q < 0:
                 raise _Malformed(f"price {s} is not a non-negative multiple of the tick size")
+            if q >= _MAX_UNITS:
+                raise _Malformed(f"price {s} out of range")
             if len(self._px_cache) > 200_000:
                 self._px_cache.clear()
             self._px_cache[s] = v = q
@@ -226,6 +255,8 @@ class BinanceDepthReader:
                 raise _Malformed(f"bad quantity {s!r}") from None
             if r or q < 0:
                 raise _Malformed(f"quantity {s} is not a non-negative multiple of the lot size")
+            if q >= _MAX_UNITS:
+                raise _Malformed(f"quantity {s} out of range")
             if len(self._qty_cache) > 200_000:
                 self._qty_cache.clear()
             self._qty_cache[s] = v = q
@@ -289,7 +320,7 @@ class BinanceDepthReader:
     def _trade(self, d: dict[str, Any], kind: str) -> None:
         ts = self._ts(d["E"])
         tid = d["t"] if kind == "trade" else d["a"]
-        if type(tid) is not int or tid < 0:
+        if type(tid) is not int or not 0 <= tid < _MAX_TS:
             raise _Malformed(f"bad trade id {tid!r}")
         m = d["m"]
         if type(m) is not bool:
@@ -324,7 +355,7 @@ class BinanceDepthReader:
         if type(U) is not int or type(u) is not int or u < U:
             raise _Malformed(f"bad update ids U={U!r} u={u!r}")
         e = d["E"]
-        if type(e) is not int or e <= 0:
+        if type(e) is not int or e <= 0 or _to_ns(e) >= _MAX_TS:
             raise _Malformed(f"bad event time {e!r}")
         bids = self._parse_levels(d["b"])
         asks = self._parse_levels(d["a"])
