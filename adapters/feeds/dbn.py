@@ -77,7 +77,10 @@ _DBN_F_SNAPSHOT = 0x20
 _DBN_F_BAD_TS_RECV = 0x08
 _DBN_F_MAYBE_BAD_BOOK = 0x04
 _UNDEF_PRICE = (1 << 63) - 1
+_TS_LIMIT = 1 << 63  # canonical timestamps are int64; DBN's undefined timestamp is 2**64 - 1
 _HEADER = 16  # bytes of a DBN record header
+_RTYPE_MBO = 0xA0
+_MBO_SIZE = 56  # an MBO record in every DBN version (1-3)
 
 _ACTIONS: dict[Any, str] = {}  # the decoder's Action members and plain characters -> action character
 for _ch, _member in (
@@ -91,6 +94,15 @@ for _ch, _member in (
 ):
     _ACTIONS[_member] = _ACTIONS[_ch] = _ch
 _SIDES: dict[Any, int] = {dbn.Side.BID: BUY, dbn.Side.ASK: SELL, dbn.Side.NONE: 0, "B": BUY, "A": SELL, "N": 0}
+
+
+def _decoder_failed(exc: BaseException) -> bool:
+    """True for what ``databento_dbn`` raises on bad input: an Exception, or a Rust panic.
+
+    A panic inside the decoder (e.g. a record too short for its rtype) surfaces as
+    ``pyo3_runtime.PanicException``, which derives from BaseException, not Exception.
+    """
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 def _open_stream(path: Path) -> BinaryIO:
@@ -171,9 +183,9 @@ class DbnMboReader:
         out = b""
         while len(out) < n:
             try:
-                b = fh.read(n - len(out))
+                b = fh.read(min(n - len(out), 1 << 20))  # bounded: a corrupt length must not allocate GBs
             except Exception as e:  # zstandard.ZstdError
-                raise DataError(f"{self.path}: decompression failed: {e}") from None
+                raise DataError(f"{self.path}, metadata (byte {len(out)}): decompression failed: {e}") from None
             if not b:
                 break
             out += b
@@ -182,20 +194,22 @@ class DbnMboReader:
     def _read_metadata(self, fh: BinaryIO) -> int:
         head = self._read_exact(fh, 8)
         if len(head) < 8 or head[:3] != b"DBN":
-            raise DataError(f"{self.path}: not a DBN file (no 'DBN' header)")
+            raise DataError(f"{self.path}, byte 0: not a DBN file (no 'DBN' header)")
         version = head[3]
         mlen = int.from_bytes(head[4:8], "little")
         body = self._read_exact(fh, mlen)
         if len(body) < mlen:
-            raise DataError(f"{self.path}: truncated DBN metadata ({len(body)} of {mlen} bytes)")
+            raise DataError(f"{self.path}, metadata (byte 8): truncated DBN metadata ({len(body)} of {mlen} bytes)")
         dec = dbn.DBNDecoder(upgrade_policy=dbn.VersionUpgradePolicy.AS_IS)
         try:
             dec.write(head + body)
             out = dec.decode()
-        except Exception as e:
-            raise DataError(f"{self.path}: bad DBN metadata: {e}") from None
+        except BaseException as e:
+            if not _decoder_failed(e):
+                raise
+            raise DataError(f"{self.path}, metadata (bytes 0-{8 + mlen}): bad DBN metadata: {e}") from None
         if not out or not isinstance(out[0], dbn.Metadata):
-            raise DataError(f"{self.path}: bad DBN metadata")
+            raise DataError(f"{self.path}, metadata (bytes 0-{8 + mlen}): bad DBN metadata")
         meta = out[0]
         self.metadata = meta
         schema = meta.schema
@@ -232,6 +246,7 @@ class DbnMboReader:
             data = carry + block if carry else block
             pos = 0
             offs: list[int] = []
+            odd = False  # an MBO record of the wrong size: the decoder would panic on it
             n = len(data)
             while pos < n:
                 ln = data[pos] * 4
@@ -244,29 +259,45 @@ class DbnMboReader:
                     break
                 if pos + ln > n:
                     break
+                if ln != _MBO_SIZE and data[pos + 1] == _RTYPE_MBO:
+                    odd = True
                 offs.append(pos)
                 pos += ln
             if eof and pos < n:
                 self._bad(index + len(offs), offset + pos, f"truncated record ({n - pos} bytes at the end of the file)")
             if offs:
-                yield self._decode(data[offs[0] : pos], offs, index, offset, version), index, [offset + o for o in offs]
+                recs = self._decode(data[offs[0] : pos], offs, index, offset, version, odd)
+                yield recs, index, [offset + o for o in offs]
                 index += len(offs)
             carry = data[pos:n] if not eof else b""
             offset += pos
 
-    def _decode(self, data: bytes, offs: list[int], index: int, offset: int, version: int) -> list[Any]:
-        dec = dbn.DBNDecoder(has_metadata=False, input_version=version, upgrade_policy=dbn.VersionUpgradePolicy.AS_IS)
-        try:
-            dec.write(data)
-            recs = dec.decode()
-            if len(recs) == len(offs):
-                return recs
-        except Exception:  # databento_dbn.DBNError: find the bad record below
-            pass
+    def _decode(self, data: bytes, offs: list[int], index: int, offset: int, version: int, odd: bool) -> list[Any]:
+        """Decode the records at ``offs``; bad ones are reported (by index and offset) and decode as None.
+
+        The whole block goes to the decoder at once unless ``odd`` (it holds an MBO
+        record of the wrong size) or the decoder fails; then record by record.
+        """
+        if not odd:
+            dec = dbn.DBNDecoder(
+                has_metadata=False, input_version=version, upgrade_policy=dbn.VersionUpgradePolicy.AS_IS
+            )
+            try:
+                dec.write(data)
+                recs = dec.decode()
+                if len(recs) == len(offs):
+                    return recs
+            except BaseException as e:  # databento_dbn.DBNError or a panic: find the bad record below
+                if not _decoder_failed(e):
+                    raise
         recs = []
         base = offs[0]
         ends = offs[1:] + [base + len(data)]
         for k, (o, e) in enumerate(zip(offs, ends, strict=True)):
+            if e - o != _MBO_SIZE and data[o - base + 1] == _RTYPE_MBO:
+                self._bad(index + k, offset + o, f"MBO record of {e - o} bytes, expected {_MBO_SIZE}")
+                recs.append(None)
+                continue
             d1 = dbn.DBNDecoder(
                 has_metadata=False, input_version=version, upgrade_policy=dbn.VersionUpgradePolicy.AS_IS
             )
@@ -276,7 +307,9 @@ class DbnMboReader:
                 if len(got) != 1:
                     raise ValueError("not one record")
                 recs.append(got[0])
-            except Exception as ex:
+            except BaseException as ex:
+                if not _decoder_failed(ex):
+                    raise
                 self._bad(index + k, offset + o, f"undecodable record: {ex}")
                 recs.append(None)
         return recs
@@ -330,7 +363,10 @@ class DbnMboReader:
             name = type(rec).__name__
             st.by_type[name] += 1
             if name.startswith("SymbolMappingMsg"):
-                sym = getattr(rec, "stype_in_symbol", "")
+                try:
+                    sym = getattr(rec, "stype_in_symbol", "")
+                except Exception as e:  # databento_dbn.DBNError: the symbol is not UTF-8
+                    raise _BadRecord(f"symbol mapping with a bad symbol: {e}") from None
                 if sym:
                     self.instruments[rec.instrument_id] = sym
             return
@@ -342,6 +378,8 @@ class DbnMboReader:
             raise _BadRecord(f"unknown side {str(rec.side)!r}")
         st.by_type[ch] += 1
         ts = rec.ts_recv if self.ts_field == "ts_recv" else rec.ts_event
+        if ts >= _TS_LIMIT:
+            raise _BadRecord(f"{self.ts_field} {ts} is undefined or beyond int64 nanoseconds")
         last = self._last_ts
         if last is not None and ts < last:
             self._info["ts_clamped"] += 1
