@@ -156,3 +156,15 @@ def matching_stress_benchmark(orders: int = 10_000_000, shards: int = 40) -> dic
         "reports": reports,
         "peak_rss_mb": _peak_rss_mb(),
     }
+
+
+def feed_benchmarks(
+    big: bool = False, generated_mb: float = 100.0, repeat: int = 1, shared: str | None = None
+) -> dict[str, Any]:
+    """Feed readers: parse and parse + rebuild-book events/s of each format on the shared samples
+    (``$PARITY_SHARED_DATA`` or ``../shared/data``; absent formats are noted and skipped) and on a
+    generated ITCH file of ``generated_mb`` MB (``big``: also 2 GB, replayed through the runner too),
+    with each case's peak RSS. See :mod:`scenarios.feed_bench`."""
+    from scenarios.feed_bench import feed_benchmarks as run_feed_benchmarks
+
+    return run_feed_benchmarks(shared, generated_mb, big, repeat)

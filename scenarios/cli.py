@@ -81,6 +81,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from scenarios.bench import agent_benchmarks, matching_stress_benchmark, run_benchmarks
 
+    if args.feeds:
+        from scenarios.bench import feed_benchmarks
+        from scenarios.feed_bench import format_report
+
+        report = feed_benchmarks(big=args.big, generated_mb=args.feeds_mb, repeat=args.repeat)
+        print(json.dumps(report, indent=2) if args.json else format_report(report))
+        return 0
     if args.agents:
         report = agent_benchmarks(args.scenario or "agents_1000", args.duration or "6.5h", args.repeat)
         if args.json:
@@ -240,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--duration", help="override the scenario duration, e.g. 10s")
     bp.add_argument("--agents", action="store_true", help="agent messages/s of an agent market (agents_1000, 6.5h)")
     bp.add_argument("--stress", type=int, metavar="N", help="N random order actions through the matching engine")
+    bp.add_argument("--feeds", action="store_true", help="feed readers: parse / parse + book events/s, peak RSS")
+    bp.add_argument("--big", action="store_true", help="--feeds: also a generated 2 GB ITCH file (constant memory)")
+    bp.add_argument("--feeds-mb", type=float, default=100.0, help="--feeds: MB of the generated ITCH file")
     bp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     bp.set_defaults(func=cmd_bench)
 

@@ -1089,9 +1089,12 @@ class ItchReader:
     # -- the numba path (adapters.feeds.itch_fast) --
 
     def _fast_reset(self) -> None:
-        st = _nb.new_state(self.day_ns, self._div, self.strict, self.symbols is not None)
-        self._st = st
-        self._table = _nb.new_table(st)
+        """Fresh kernel state; the buffers (a few MB) are allocated by :meth:`_fast_buffers` when reading starts."""
+        self._st = _nb.new_state(self.day_ns, self._div, self.strict, self.symbols is not None)
+        self._ready: deque[np.ndarray] = deque()
+
+    def _fast_buffers(self) -> None:
+        self._table = _nb.new_table(self._st)
         self._want = _symbol_keys(self.symbols or ())
         collect = np.zeros(256, np.uint8)
         kept = "RSHYhVWB" if self.on_message is None else "".join(MESSAGE_FIELDS) + "B"
@@ -1101,10 +1104,10 @@ class ItchReader:
         self._collect = collect
         self._admin_rows = np.zeros((4096, 2), np.int64)
         self._find_rows = np.zeros((256, _nb.NFCOL), np.int64)
-        self._out = np.empty(getattr(self, "_chunk_size", 65536) + 1, MD_DTYPE)
-        self._ready: deque[np.ndarray] = deque()
+        self._out = np.empty(self._chunk_size + 1, MD_DTYPE)
 
     def _fast_chunks(self) -> Iterator[np.ndarray]:
+        self._fast_buffers()
         st = self.stats
         source = self._pcap() if self.format == "itch-pcap" else self._binaryfile_fast()
         for _ in source:
@@ -1113,10 +1116,13 @@ class ItchReader:
                 st.events += len(chunk)
                 yield chunk
         n = int(self._st[_nb.P_NOUT])
+        out = self._out
+        # Done: let the buffers go (the order map's size stays in the state for live_orders).
+        self._table = self._out = self._admin_rows = self._find_rows = None  # type: ignore[assignment]
         if n:
             self._st[_nb.P_NOUT] = 0
             st.events += n
-            yield self._out[:n]
+            yield out[:n]
 
     def _binaryfile_fast(self) -> Iterator[None]:
         """BinaryFILE through the kernel: blocks read into one buffer, a partial last frame moved to its front."""
