@@ -21,6 +21,9 @@ become ITCH byte streams (for the hardware path and for round-trip tests).
    TRADE                                      P (order ref = order_id); Q if ``F_CROSS``
                                               (cross type 'O')
    MODIFY (order_id, price, qty)              U: original ref -> a new ref, shares, price
+   with ``join_replaces=True``: CANCEL qty 0  U: the CANCEL's ref -> the ADD's id, its shares
+   without ``F_LAST``, then an ADD at the     and price (what the reader makes of a 'U')
+   same ts, instrument and side
    CLEAR, MARKET                              not representable: DataError
    =========================================  ==========================================
 
@@ -49,6 +52,17 @@ qty, order_id and instrument of every event, with these normalizations:
 * prices are ticks of ``tick_size`` both ways, so they must be whole numbers
   of ITCH price units (0.0001) and fit in 32 bits.
 
+The other direction is byte-exact: for a file this encoder wrote, encoding
+what the reader parses from it with ``join_replaces=True`` gives back the same
+bytes (the replace-pair rule turns the reader's CANCEL + ADD back into the
+'U'; match numbers are renumbered from 1 in the same order; the R defaults
+are the same). Without ``join_replaces`` such a pair is sent as 'D' + 'A',
+which rebuilds the same book.
+
+Flags are read in the ITCH reader's meaning (:data:`~adapters.feeds.itch.ITCH_FLAGS`).
+Other readers use the free bits differently (LOBSTER's ``F_HIDDEN`` is 0x10,
+ITCH's ``F_CROSS``): :func:`from_lobster` translates LOBSTER reader events.
+
 :func:`write_moldudp64_pcap` packs ITCH messages into MoldUDP64 packets in a
 classic pcap file of Ethernet/IPv4/UDP frames.
 """
@@ -76,7 +90,19 @@ from adapters.feeds.itch import (
 )
 from adapters.feeds.pcap import MOLD_END_OF_SESSION, ethernet_ipv4_udp, pack_moldudp64, write_pcap
 from kernel.errors import DataError
-from kernel.events import ACTION_NAMES, ADD, BUY, CANCEL, EXECUTE, MD_DTYPE, MODIFY, SELL, TRADE
+from kernel.events import (
+    ACTION_NAMES,
+    ADD,
+    BUY,
+    CANCEL,
+    EXECUTE,
+    F_LAST,
+    F_SNAPSHOT,
+    MD_DTYPE,
+    MODIFY,
+    SELL,
+    TRADE,
+)
 
 _U32 = 1 << 32
 _TS_LIMIT = 1 << 48
@@ -150,6 +176,15 @@ def split_binaryfile(data: bytes) -> list[bytes]:
     return out
 
 
+def _is_replace(rows: list[tuple[int, ...]], i: int) -> bool:
+    """Whether event ``i + 1`` is an ADD at the same time, instrument and side as the CANCEL at ``i``."""
+    if i + 1 >= len(rows):
+        return False
+    ts, _, _, _, loc, _, side, _ = rows[i]
+    nts, _, _, _, nloc, naction, nside, _ = rows[i + 1]
+    return naction == ADD and nts == ts and nloc == loc and nside == side and side in (BUY, SELL)
+
+
 def encode_events(
     events: np.ndarray,
     symbols: Mapping[int, str],
@@ -157,8 +192,13 @@ def encode_events(
     tick_size: float = 0.0001,
     *,
     tz: str | None = "America/New_York",
+    join_replaces: bool = False,
 ) -> bytes:
-    """Encode canonical L3 events as ITCH 5.0 BinaryFILE bytes (see the module docstring)."""
+    """Encode canonical L3 events as ITCH 5.0 BinaryFILE bytes (see the module docstring).
+
+    ``join_replaces``: send a CANCEL (qty 0, no ``F_LAST``) directly followed by an ADD at
+    the same ts, instrument and side as one 'U', as the reader splits a 'U'.
+    """
     ev = np.asarray(events)
     if ev.dtype != MD_DTYPE:
         raise DataError(f"events must have dtype MD_DTYPE, got {ev.dtype}")
@@ -208,18 +248,24 @@ def encode_events(
     next_ref = int(ev["order_id"].max()) + 1 if len(ev) else 1
     refs: dict[int, int] = {}  # canonical order id -> its ITCH reference after a MODIFY
     match = 0
-    cols = zip(
-        rel.tolist(),
-        ev["order_id"].tolist(),
-        ev["price"].tolist(),
-        ev["qty"].tolist(),
-        ev["instrument"].tolist(),
-        ev["action"].tolist(),
-        ev["side"].tolist(),
-        ev["flags"].tolist(),
-        strict=True,
+    rows = list(
+        zip(
+            rel.tolist(),
+            ev["order_id"].tolist(),
+            ev["price"].tolist(),
+            ev["qty"].tolist(),
+            ev["instrument"].tolist(),
+            ev["action"].tolist(),
+            ev["side"].tolist(),
+            ev["flags"].tolist(),
+            strict=True,
+        )
     )
-    for i, (ts, oid, price, qty, loc, action, side, flags) in enumerate(cols):
+    skip = False
+    for i, (ts, oid, price, qty, loc, action, side, flags) in enumerate(rows):
+        if skip:  # the ADD half of a replace, sent with its CANCEL as one 'U'
+            skip = False
+            continue
         hi, lo = ts >> 32, ts & 0xFFFFFFFF
         raw = price * div
         if not 0 <= raw < _U32:
@@ -231,6 +277,16 @@ def encode_events(
                 raise DataError(f"event {i}: ADD needs side BUY or SELL, got {side}")
             refs.pop(oid, None)
             m = _A.pack(b"A", loc, 0, hi, lo, oid, b"B" if side == BUY else b"S", qty, stock[loc], raw)
+        elif join_replaces and action == CANCEL and not qty and not flags & F_LAST and _is_replace(rows, i):
+            # What the reader makes of a 'U': CANCEL(old ref, qty 0, no F_LAST) + ADD(new ref): send the 'U'.
+            _, new, new_price, new_qty = rows[i + 1][:4]
+            new_raw = new_price * div
+            if not 0 <= new_raw < _U32 or not 0 <= new_qty < _U32:
+                raise DataError(f"event {i + 1}: price {new_price} or qty {new_qty} does not fit an ITCH replace")
+            old = refs.pop(oid, oid)
+            refs.pop(new, None)
+            m = _U.pack(b"U", loc, 0, hi, lo, old, new, new_qty, new_raw)
+            skip = True
         elif action == CANCEL:
             ref = refs.get(oid, oid)
             if qty:
@@ -264,6 +320,23 @@ def encode_events(
         put(m)
     put(frame(encode_message("S", timestamp=last, event_code="C")))
     return bytes(out)
+
+
+def from_lobster(events: np.ndarray) -> np.ndarray:
+    """LOBSTER reader events with their flags in the encoder's (ITCH) meaning; a copy.
+
+    A LOBSTER hidden execution (type 5, TRADE flagged ``lobster.F_HIDDEN`` = 0x10) is
+    what ITCH sends as a 'P' (a non-displayed order matched), so the flag is dropped
+    (left as it is, 0x10 would read as ITCH's ``F_CROSS`` and become a 'Q'); a LOBSTER
+    cross trade (type 6, ``lobster.F_CROSS`` = 0x20) becomes ITCH ``F_CROSS`` (a 'Q').
+    ``F_LAST`` and ``F_SNAPSHOT`` mean the same to every reader and are kept.
+    """
+    from adapters.feeds.lobster import F_CROSS as LOBSTER_F_CROSS  # noqa: N811 (both are named F_CROSS)
+
+    out = np.array(events, dtype=MD_DTYPE, copy=True)
+    f = out["flags"]
+    out["flags"] = (f & (F_LAST | F_SNAPSHOT)) | np.where(f & LOBSTER_F_CROSS, F_CROSS, 0).astype(np.uint8)
+    return out
 
 
 def write_moldudp64_pcap(
