@@ -220,6 +220,12 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hw(args: argparse.Namespace) -> int:
+    from hardware.runner import run_cli
+
+    return run_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parity", description="Deterministic market simulation and replay.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -300,6 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     db.add_argument("db_cmd", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db)
+
+    hw = sub.add_parser("hw", help="simulate the RTL tick-to-trade pipeline (cocotb + Icarus) against the model")
+    hw.add_argument("scenario", nargs="?", help="bundled scenario name or TOML path (default: 'default')")
+    hw.add_argument("--events", type=int, default=20_000, help="events of each data feed to render (0 = all)")
+    hw.add_argument("--random", action="store_true", help="random ITCH streams (valid + malformed) instead")
+    hw.add_argument("--seeds", type=int, default=4, help="random streams: seeds 1..N")
+    hw.add_argument("--messages", type=int, default=50_000, help="random streams: messages per seed")
+    hw.add_argument("--samples", action="store_true", help="the real ITCH samples ($PARITY_SHARED_DATA/itch)")
+    hw.add_argument("--waves", nargs="?", const="", metavar="FILE", help="write an FST waveform")
+    hw.add_argument("--json", action="store_true", help="print the results as JSON")
+    hw.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    hw.set_defaults(func=cmd_hw)
 
     lv = sub.add_parser("live", help="run a mode = 'live' scenario against TWS / IB Gateway (paper by default)")
     lv.add_argument("scenario", help="scenario TOML (mode = 'live', venues with adapter = 'ibkr')")

@@ -17,7 +17,7 @@
 module top #(
     parameter integer DATA_BYTES   = 8,
     parameter integer NUM_INSTR    = 4,
-    parameter integer LEVELS       = 16,
+    parameter integer LEVELS       = 32,
     parameter integer OT_ADDR_BITS = 10,
     parameter integer OT_WAYS      = 4,
     parameter integer CAND_DEPTH   = 8,
