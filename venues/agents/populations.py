@@ -24,7 +24,7 @@ trade with - and against - the user's strategy in the same book.
 from __future__ import annotations
 
 import math
-from heapq import heappop, heappush
+from heapq import heappop, heappush, heapreplace
 from itertools import count
 from math import log
 from typing import TYPE_CHECKING, Any
@@ -277,12 +277,15 @@ class Population:
         # the kernel's event queue and its market-data feeds (``next_ts``).
         queue, feeds = horizon if horizon is not None else (None, ())
         inf = math.inf
+        wakeups = self.wakeups  # counters kept in locals, written back before every yield
+        sent = self.sent
         while heap:
             t = heap[0][0]
             if t >= end:
                 break
             if t > env._now:
                 if queue is None:
+                    self.wakeups, self.sent = wakeups, sent
                     yield env.timeout(t - env._now)
                 else:
                     h = queue[0][0] if queue else inf
@@ -290,15 +293,16 @@ class Population:
                         if f.next_ts < h:
                             h = f.next_ts
                     if t >= h:
+                        self.wakeups, self.sent = wakeups, sent
                         yield env.timeout(t - env._now)
             if t > clock._now:
                 clock._now = t  # as the kernel's own loop advances it
             while heap and heap[0][0] <= t:
-                e = heappop(heap)
+                e = heap[0]
                 op = e[2]
                 if op == WAKE:
                     i = e[3]
-                    self.wakeups += 1
+                    wakeups += 1
                     pos = upos[i]
                     buf = ubuf[i]
                     if pos >= _UBLOCK:
@@ -309,11 +313,13 @@ class Population:
                     if act is not None:
                         k = (t - f_start) // f_step
                         gap /= act[k if k < act_last else act_last]
-                    heappush(heap, (t + int(gap) + 1, next(seq), WAKE, i))
+                    # Pop this wake-up and push the agent's next one in one heap operation.
+                    heapreplace(heap, (t + int(gap) + 1, next(seq), WAKE, i))
                     wake(i, t)
                     continue
+                heappop(heap)
                 if op == EXTRA_WAKE:
-                    self.wakeups += 1
+                    wakeups += 1
                     wake(e[3], t)
                     continue
                 if op == NEWS:
@@ -333,13 +339,14 @@ class Population:
                     engines[v].market(t, e[6], e[8], base + e[3])
                 else:
                     engines[v].submit(t, e[5], base + e[3], e[6], e[8], e[7], OrderType.LIMIT, TimeInForce.IOC)
-                self.sent += 1
+                sent += 1
                 log.append(e)
                 if len(log) >= _LOG_FLUSH:
                     market.journal_flow(self, t)
                 hook = after[v]
                 if hook is not None:
                     hook(iid, t)
+        self.wakeups, self.sent = wakeups, sent
         market.journal_flow(self, min(max(env._now, clock._now), end))
 
     # -- behaviour --------------------------------------------------------------------
