@@ -208,9 +208,11 @@ def measure(name: str, fmt: str, opener: Opener, size: int, repeat: int = 1) -> 
         msgs = getattr(stats, "total_messages", None) if stats is not None else None
         row.update(events=events, parse_s=round(best[0], 4), parse_cpu_s=round(best[1], 4))
         row["parse_events_per_s"] = round(events / best[0]) if best[0] else 0
+        row["parse_events_per_cpu_s"] = round(events / best[1]) if best[1] else 0
         if isinstance(msgs, int):
             row["messages"] = msgs
             row["parse_msgs_per_s"] = round(msgs / best[0]) if best[0] else 0
+            row["parse_msgs_per_cpu_s"] = round(msgs / best[1]) if best[1] else 0
         book = BookRebuild()
         rss0 = rss_mb()
         reset = reset_peak_rss()
@@ -324,24 +326,27 @@ def feed_benchmarks(
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """A text table of :func:`feed_benchmarks`."""
+    """A text table of :func:`feed_benchmarks` (rates per wall second; ITCH messages also per CPU second)."""
     lines = [
-        f"{'case':<46} {'MB':>8} {'events':>11} {'parse ev/s':>12} {'msgs/s':>11} {'+book ev/s':>11} {'peak RSS':>9}"
+        f"{'case':<46} {'MB':>8} {'events':>11} {'parse ev/s':>11} {'msgs/s':>11} {'msgs/CPU-s':>11} "
+        f"{'+book ev/s':>11} {'peak RSS':>9}"
     ]
+    blank = f"{'':>11}"
     for r in report["results"]:
         if "error" in r:
             lines.append(f"{r['name']:<46} error: {r['error']}")
             continue
         if "parse_s" not in r:  # the runner row
             lines.append(
-                f"{r['name']:<46} {'':>8} {r['events']:>11,} {'':>12} {'':>11} {r['events_per_s']:>11,} "
+                f"{r['name']:<46} {'':>8} {r['events']:>11,} {blank} {blank} {blank} {r['events_per_s']:>11,} "
                 f"{r['peak_rss_mb']:>6} MB  (before {r['rss_before_mb']} MB, {r['seconds']} s)"
             )
             continue
-        msgs = f"{r['parse_msgs_per_s']:>11,}" if "parse_msgs_per_s" in r else f"{'':>11}"
+        msgs = f"{r['parse_msgs_per_s']:>11,}" if "parse_msgs_per_s" in r else blank
+        cpu = f"{r['parse_msgs_per_cpu_s']:>11,}" if "parse_msgs_per_cpu_s" in r else blank
         lines.append(
-            f"{r['name']:<46} {r['bytes'] / 1e6:>8.1f} {r['events']:>11,} {r['parse_events_per_s']:>12,} {msgs} "
-            f"{r['book_events_per_s']:>11,} {r['peak_rss_mb']:>6} MB  (before {r['rss_before_mb']} MB)"
+            f"{r['name']:<46} {r['bytes'] / 1e6:>8.1f} {r['events']:>11,} {r['parse_events_per_s']:>11,} {msgs} "
+            f"{cpu} {r['book_events_per_s']:>11,} {r['peak_rss_mb']:>6} MB  (before {r['rss_before_mb']} MB)"
         )
     lines += [f"note: {n}" for n in report["notes"]]
     lines.append(f"process peak RSS: {report['peak_rss_mb']} MB; python {report['python']}, {report['cpus']} CPUs")

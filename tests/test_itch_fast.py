@@ -139,10 +139,10 @@ def random_stream(seed: int, n: int = 1500, leading_r: bool = True, malformed: f
     return data
 
 
-def outcome(path: Path, fast: bool, chunk_size: int = 65536, **kw: Any) -> dict[str, Any]:
-    """Everything a read gives: events, chunk sizes, stats, tables and on_message calls, or the error."""
+def outcome(path: Path, fast: bool, chunk_size: int = 65536, watch: bool = True, **kw: Any) -> dict[str, Any]:
+    """Everything a read gives: events, chunk sizes, stats, tables and (``watch``) on_message calls, or the error."""
     seen: list[dict] = []
-    r = ItchReader(path, fast=fast, on_message=seen.append, **kw)
+    r = ItchReader(path, fast=fast, on_message=seen.append if watch else None, **kw)
     try:
         chunks = list(r.chunks(chunk_size))
     except DataError as e:
@@ -180,6 +180,7 @@ def test_random_streams_give_identical_results(tmp_path: Path, seed: int) -> Non
     strict = assert_same(path, strict=True)
     assert "error" in strict
     assert_same(path, strict=False, tick_size=0.01, block_size=rnd.choice([1, 50, 4096]), chunk_size=333)
+    assert_same(path, strict=False, watch=False)
     assert_same(path, strict=False, symbols={"AAA", "DDDDDDDD", "E "}, chunk_size=64)
     assert_same(path, strict=True, symbols={"BBB"}, tick_size=0.01)
 

@@ -1187,9 +1187,18 @@ class ItchReader:
         st = self._st
         n = int(st[_nb.P_NADMIN])
         st[_nb.P_NADMIN] = 0
+        quick = self.on_message is None
         for rec, pos in self._admin_rows[:n].tolist():
             mlen = (int(buf[pos]) << 8) | int(buf[pos + 1])
-            self._admin(buf[pos + 2 : pos + 2 + mlen].tobytes(), rec, count=False)
+            msg = buf[pos + 2 : pos + 2 + mlen].tobytes()
+            if quick and msg[0] == 82:  # R, the most frequent (one per symbol): only locate and symbol matter
+                loc = (msg[1] << 8) | msg[2]
+                sym = msg[11:19].decode("latin-1").rstrip(" ")
+                self.stock_directory[loc] = sym
+                if self.symbols is None or sym in self.symbols:
+                    self.instruments[loc] = sym  # the kernel has updated the symbols filter
+            else:
+                self._admin(msg, rec, count=False)
 
     def _fast_findings(self, buf: np.ndarray, where: _Where) -> None:
         st = self._st
