@@ -142,8 +142,8 @@ def random_stream(seed: int, n: int = 1500, leading_r: bool = True, malformed: f
 def outcome(path: Path, fast: bool, chunk_size: int = 65536, watch: bool = True, **kw: Any) -> dict[str, Any]:
     """Everything a read gives: events, chunk sizes, stats, tables and (``watch``) on_message calls, or the error."""
     seen: list[dict] = []
-    r = ItchReader(path, fast=fast, on_message=seen.append if watch else None, **kw)
     try:
+        r = ItchReader(path, fast=fast, on_message=seen.append if watch else None, **kw)
         chunks = list(r.chunks(chunk_size))
     except DataError as e:
         return {"error": str(e)}
