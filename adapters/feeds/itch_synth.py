@@ -18,8 +18,9 @@ file. Bids are priced 99.00-99.99 and asks 100.01-101.00, so the book never
 crosses. Timestamps rise by 1 µs per message from 09:30. The same seed gives
 the same bytes. About 2.5 messages per order and 32 bytes per message.
 
-Speed: ~150-300 MB/s on one core (``python -m adapters.feeds.itch_synth OUT
---mb 500``).
+Speed: ~190 MB per CPU second; 50-75 MB/s wall on the shared 2-core
+development machine, disk writes included (``python -m adapters.feeds.itch_synth
+OUT --mb 500``).
 """
 
 from __future__ import annotations
