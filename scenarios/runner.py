@@ -31,7 +31,7 @@ from scenarios.market_sim import attach_agents, attach_faults, extra_summary
 from scenarios.schema import Scenario, VenueConfig
 from scenarios.sources import open_source, peek_start
 from venues.fees import fee_model_from_config
-from venues.latency import VenueLatency, latency_from_config
+from venues.latency import RecordedLatency, VenueLatency, is_recorded, latency_from_config
 from venues.simulated import SimulatedVenue
 
 SETTLE_NS = NS_PER_S  # after the end: time for in-flight cancels and reports to land
@@ -101,7 +101,15 @@ class Run:
         }
         self.by_symbol = {i.symbol: i for i in self.instruments.values()}
         self.materialized_events = 0
+        # Venues whose market-data latency is recorded in the data: their sources register delays here.
+        keep = None if materialize_data else 16
+        self.recorded = {v.name: RecordedLatency(keep) for v in scenario.venues if is_recorded(v.latency.market_data)}
         sources = self._open_sources(materialize_data)
+        for name in self.recorded:
+            if not any(d.venue == name for d in scenario.data):
+                raise ScenarioError(
+                    f"venues.{name}.latency.market_data: 'recorded' needs a [[data]] source for this venue"
+                )
         self.start_ns = scenario.start_ns
         if self.start_ns is None:  # start = "data"
             firsts = [t for _, _, t, _ in sources if t is not None]
@@ -139,6 +147,11 @@ class Run:
         channels = []
         for channel in ("market_data", "order_entry", "response"):
             value = getattr(cfg.latency, channel)
+            if channel == "market_data" and cfg.name in self.recorded:
+                if set(value) != {"kind"}:
+                    raise ScenarioError(f"venues.{cfg.name}.latency.market_data: kind 'recorded' takes no other field")
+                channels.append(self.recorded[cfg.name])
+                continue
             try:
                 if isinstance(value, str):
                     value = parse_duration(value)
@@ -163,7 +176,8 @@ class Run:
         out = []
         for i, cfg in enumerate(sc.data):
             inst = self.by_symbol[cfg.instrument]
-            chunks = open_source(cfg, i, inst, rng, sc.base_dir, sc.start_ns, sc.duration_ns)
+            recorded = self.recorded.get(cfg.venue)
+            chunks = open_source(cfg, i, inst, rng, sc.base_dir, sc.start_ns, sc.duration_ns, recorded)
             if materialize:
                 chunks = list(chunks)
                 self.materialized_events += sum(len(c) for c in chunks)
@@ -186,6 +200,9 @@ class Run:
     def run(self, progress: Callable[[int], None] | None = None) -> RunResult:
         started = time.perf_counter()
         kernel = self.kernel
+        # Market data older than the start (a file that begins before the scenario's start)
+        # builds the books first, before the strategy subscribes: nothing of it is delivered.
+        kernel.run(self.start_ns - 1)
         if self.strategy is not None:
             self.strategy.on_start()
         kernel.run(self.end_ns, progress, until_data_end=self.end_ns is None)

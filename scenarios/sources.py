@@ -74,6 +74,23 @@ def _file_reader(cfg: DataConfig, inst: Instrument, path: Path, params: dict[str
     return CacheReader(path, **params)
 
 
+def _recorded_chunks(
+    pairs: Iterator[tuple[np.ndarray, np.ndarray]], instrument_id: int, keep: Callable | None, recorded: Any
+) -> Iterator[np.ndarray]:
+    """:func:`_with_instrument` for (events, delays) pairs: each chunk is registered with its delays."""
+    for chunk, delays in pairs:
+        if keep is not None:
+            mask = keep(chunk)
+            chunk, delays = chunk[mask], delays[mask]
+        if not len(chunk):
+            continue
+        if not (chunk["instrument"] == instrument_id).all():
+            chunk = chunk.copy()
+            chunk["instrument"] = instrument_id
+        recorded.register(chunk, delays)
+        yield chunk
+
+
 def open_source(
     cfg: DataConfig,
     index: int,
@@ -82,10 +99,28 @@ def open_source(
     base_dir: Path | None,
     start_ns: int | None,
     duration_ns: int | None,
+    recorded: Any = None,
 ) -> Iterator[np.ndarray]:
-    """The chunk iterator of one ``[[data]]`` entry (errors name ``data[index]``)."""
+    """The chunk iterator of one ``[[data]]`` entry (errors name ``data[index]``).
+
+    ``recorded``: the venue's :class:`venues.latency.RecordedLatency` when its market-data
+    latency is ``{kind = "recorded"}``; the source then registers every chunk's recorded
+    delays with it. Only DBN data records them (its events then carry ts_event, the
+    exchange time; ``ts_field = "ts_recv"`` is refused, as it would make every delay 0).
+    """
     field = f"data[{index}]"
     params = dict(cfg.params)
+    if recorded is not None:
+        if cfg.kind != "dbn":
+            raise ScenarioError(
+                f"{field}: the venue's market_data latency is 'recorded', which needs receive timestamps "
+                f"in the data; kind {cfg.kind!r} has none (only 'dbn' records them)"
+            )
+        if params.setdefault("ts_field", "ts_event") != "ts_event":
+            raise ScenarioError(
+                f"{field}.params.ts_field: a 'recorded' market_data latency replays at the exchange time: "
+                f"use 'ts_event' (the default then), not {params['ts_field']!r}"
+            )
     if cfg.kind == "synthetic":
         from venues.synthetic import SyntheticMarket, SyntheticParams
 
@@ -108,6 +143,8 @@ def open_source(
     except DataError as exc:
         raise ScenarioError(f"{field}: {exc}") from exc
     keep = (lambda c: c["instrument"] == source_id) if source_id is not None else None
+    if recorded is not None:
+        return _recorded_chunks(reader.delayed_chunks(), inst.id, keep, recorded)
     return _with_instrument(reader.chunks(), inst.id, keep)
 
 

@@ -148,26 +148,55 @@ class DbnMboReader:
 
     def chunks(self, chunk_size: int = 65536) -> Iterator[np.ndarray]:
         """Yield MD_DTYPE chunks of about ``chunk_size`` events in file order (streams the file)."""
+        for events, _ in self._chunks(chunk_size, False):
+            yield events
+
+    def delayed_chunks(self, chunk_size: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Like :meth:`chunks`, with each chunk's recorded feed delays: ``(events, delays)``.
+
+        ``delays[i]`` (int64 ns) is the record's ``ts_recv`` minus event ``i``'s ``ts``:
+        with ``ts_field="ts_event"`` how long the update took from the matching engine to
+        Databento's capture server (the recorded market-data latency; ``venues.latency.
+        RecordedLatency``); with the default ``ts_recv`` it is 0. It is 0 as well where the
+        record's flags say its ts_recv is not a receive time (``F_BAD_TS_RECV``, e.g. the
+        snapshot records), and never negative (a clamped timestamp can pass ts_recv).
+        """
+        yield from self._chunks(chunk_size, True)
+
+    def _chunks(self, chunk_size: int, with_delays: bool) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         self._reset()
         buf = self._buf
+        delays: list[int] = []
         hard_cap = 4 * chunk_size
         with _open_stream(self.path) as fh:
             version = self._read_metadata(fh)
             for recs, first_index, offsets in self._record_batches(fh, version):
                 for k, rec in enumerate(recs):
                     self._index = first_index + k
+                    before = len(buf)
                     try:
                         self._record(rec)
                     except _BadRecord as e:
                         self._bad(first_index + k, offsets[k], str(e))
                     n = len(buf)
+                    if with_delays and n > before:
+                        d = 0 if rec.flags & _DBN_F_BAD_TS_RECV else rec.ts_recv - buf.rows[-1][0]
+                        delays.extend([d if d > 0 else 0] * (n - before))
                     if n >= chunk_size and (buf.rows[-1][7] & F_LAST or n >= hard_cap):
-                        yield buf.take()
+                        yield buf.take(), self._take_delays(delays, with_delays)
         self._finish()
         if len(buf):
-            yield buf.take()
+            yield buf.take(), self._take_delays(delays, with_delays)
+
+    @staticmethod
+    def _take_delays(delays: list[int], with_delays: bool) -> np.ndarray | None:
+        if not with_delays:
+            return None
+        out = np.array(delays, np.int64)
+        delays.clear()
+        return out
 
     # ------------------------------------------------------------------ framing
 
