@@ -180,3 +180,41 @@ def test_both_fill_conventions_give_the_same_tops(session: tuple[np.ndarray, Dbn
     assert [t[2:] for t in a] == [t[2:] for t in b]
     moved = [(x[1], y[1]) for x, y in zip(a, b, strict=True) if x[1] != y[1]]
     assert len(moved) == 2_429 and all(tx < ty for tx, ty in moved)
+
+
+def test_the_matching_engine_book_against_the_rebuild(session: tuple[np.ndarray, DbnMboReader]) -> None:
+    """The venue's reference engine on the same events: the same tops until the pre-open crosses.
+
+    The engine treats an ADD that crosses as an aggressive order and matches it, as synthetic
+    order flow needs, so it trades the crossing pre-open orders as they arrive - 42 trades the
+    exchange never made (it matched them in the opening auction) - and its book then misses or
+    keeps a few orders: after the uncross its top differs from the exchange's at 17 of the
+    46,097 updates. This is the caveat of replaying the pre-open (scenarios/bundled/dbn_esh4.toml
+    starts after it); update the counts when the engine learns to rest recorded crossing ADDs.
+    """
+    from kernel.orders import STPMode
+    from venues.matching import MatchingEngine
+
+    e, _ = session
+    tops = tops_after_f_last(e)
+    engine = MatchingEngine(0, STPMode.NONE)
+    cols = [e[c].tolist() for c in ("ts", "order_id", "price", "qty", "action", "side")]
+    first_crossed = next(i for i, _, b, a in tops if b is not None and a is not None and b > a)
+    uncross = int(np.flatnonzero(e["ts"] == UNCROSS)[0])
+    start = 0
+    differ_before = differ_after = 0
+    trades_pre_open = 0
+    for i, _, bid, ask in tops:
+        engine.apply_batch(*cols, start, i + 1, False)
+        start = i + 1
+        b, _, a, _ = engine.top()
+        same = (b or None, a or None) == (bid, ask)
+        if i < first_crossed:
+            differ_before += not same
+        elif i >= uncross:
+            differ_after += not same
+        if i < uncross:
+            trades_pre_open = engine.trade_count
+    assert differ_before == 0
+    assert trades_pre_open == 42
+    assert differ_after == 17
