@@ -75,7 +75,7 @@ orders on ~40 levels, 143k trades):
 from __future__ import annotations
 
 import operator
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -224,7 +224,7 @@ class MatchingEngine:
         self._sell_stops: SortedList = SortedList()
         # DAY/GTD orders (resting records or stops); stale entries are pruned lazily in expire().
         self._timed: dict[int, list | _Stop] = {}
-        self._owners: dict[int, int] = {}  # participant order id -> owner, for late rejects
+        self._owners: OrderedDict[int, int] = OrderedDict()  # participant order id -> owner, for late rejects
         self._seq = 0
         self._in_stops = False
 
@@ -250,7 +250,7 @@ class MatchingEngine:
         owners = self._owners
         owners[oid] = owner
         if len(owners) > _OWNER_MEMORY:
-            del owners[next(iter(owners))]
+            owners.popitem(last=False)  # O(1); deleting a plain dict's first key degrades to O(n)
 
     # ------------------------------------------------------------ book plumbing
 
