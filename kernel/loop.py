@@ -53,11 +53,14 @@ class _Feed:
     applied events whatever the window boundaries were.
     """
 
-    __slots__ = ("consumer", "chunks", "chunk", "ts", "pos", "name", "journal", "hashed", "next_ts")
+    __slots__ = ("consumer", "chunks", "chunk", "ts", "pos", "name", "journal", "hashed", "next_ts", "window")
 
     def __init__(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray], journal: Journal):
         self.name = name
         self.consumer = consumer
+        # Optional fast path: apply_window(chunk, start, bound) -> stop applies the events with
+        # ts <= bound, ending early on its own lookahead rule (see venues.simulated).
+        self.window = getattr(consumer, "apply_window", None)
         self.chunks = chunks
         self.journal = journal
         self.chunk: np.ndarray | None = None
@@ -166,16 +169,23 @@ class Kernel:
                 if nt < t_md:
                     t_md, feed = nt, f
             if feed is not None and t_md <= t_heap and t_md <= end:
-                bound = min(t_heap, t_md + feed.consumer.lookahead_ns(), end)
+                window = feed.window
+                if window is None:
+                    bound = min(t_heap, t_md + feed.consumer.lookahead_ns(), end)
+                else:
+                    bound = t_heap if t_heap < end else end  # the consumer applies its lookahead itself
                 for other in feeds:
                     if other is not feed and other.next_ts < bound:
                         bound = other.next_ts
                 start = feed.pos
                 ts = feed.ts
-                stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
                 if t_md > clock._now:
                     clock._now = t_md
-                feed.consumer.apply_market_data(feed.chunk, start, stop)
+                if window is None:
+                    stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
+                    feed.consumer.apply_market_data(feed.chunk, start, stop)
+                else:
+                    stop = window(feed.chunk, start, bound)
                 self.md_events += stop - start
                 last = ts[stop - 1]
                 if last > clock._now:

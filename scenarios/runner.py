@@ -165,7 +165,7 @@ class Run:
         except ScenarioError as exc:
             raise ScenarioError(f"venues.{cfg.name}.fees: {exc}") from exc
         instruments = {self.by_symbol[s].id: self.by_symbol[s] for s in cfg.instruments}
-        venue = SimulatedVenue(cfg.name, instruments, latency, fees, _STP[cfg.stp])
+        venue = SimulatedVenue(cfg.name, instruments, latency, fees, _STP[cfg.stp], engine=self.scenario.engine)
         venue.attach(self.kernel, self.oms, self.bus)
         return venue
 

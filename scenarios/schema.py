@@ -123,7 +123,9 @@ class Scenario(_Strict):
     start: str | int = "2026-01-05T14:30:00"
     duration: str | int = "60s"
     mode: Literal["sim", "live"] = "sim"
-    engine: Literal["reference"] = "reference"
+    # Matching engine: "fast" (numba, venues.fast) or "reference" (venues.matching, the
+    # readable specification). Same reports and fingerprint; not part of the journal.
+    engine: Literal["fast", "reference"] = "reference"
     starting_cash: float = 0.0
     instruments: list[InstrumentConfig] = Field(min_length=1)
     venues: list[VenueConfig] = Field(min_length=1)

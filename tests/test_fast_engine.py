@@ -147,7 +147,7 @@ def test_run_events_time_bound_and_first_callback_lookahead():
     e.on_top = lambda *a: tops.append(a)
     e.set_window(1000, 10)
     assert e.run_events(ev, 4, 6, C.M_BOUND | C.M_WATCH | C.M_RECORD_TOP) == (6, C.ST_DONE)
-    assert tops == [(50, 100, 4, 101, 4)] and trades[-1] == (50, 101, 1, B)
+    assert tops == [(50, 100, 4, 101, 4, 5)] and trades[-1] == (50, 101, 1, B)
 
 
 def test_apply_events_equals_apply_batch_on_a_synthetic_stream():

@@ -10,6 +10,8 @@ TCP session, so a later message never overtakes an earlier one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,12 +23,30 @@ from kernel.oms import OMS
 from kernel.orders import Order, STPMode
 from kernel.reports import BookTop, ReportKind, Trade
 from venues.fees import FeeModel, ZeroFees
-from venues.latency import ConstantLatency, LatencyModel, RecordedLatency, VenueLatency
+from venues.latency import ConstantLatency, LatencyModel, VenueLatency
 from venues.matching import MatchingEngine
 
 # Participant order ids live above every id a data feed may use.
 PARTICIPANT_BASE = 1 << 62
+_NO_BOUND = (1 << 63) - 1
+ENGINES = ("fast", "reference")
+
+
+def engine_class(engine: str | Callable[..., Any]) -> Callable[..., Any]:
+    """The matching-engine class for a scenario's ``engine`` ("fast" or "reference"), or a factory as given."""
+    if not isinstance(engine, str):
+        return engine
+    if engine == "reference":
+        return MatchingEngine
+    if engine == "fast":
+        from venues.fast import FastMatchingEngine
+
+        return FastMatchingEngine
+    raise ValueError(f"unknown matching engine {engine!r} (expected one of {ENGINES})")
 _TERMINAL_KINDS = (ReportKind.CANCEL, ReportKind.EXPIRE)
+# venues.fast.core mode bits / statuses (literal here: the reference path never imports numba)
+_M_WATCH, _M_RECORD_TOP, _M_BOUND = 1, 2, 4
+_ST_TOP = 1
 _COLUMNS = ("ts", "order_id", "price", "qty", "action", "side")
 
 
@@ -40,16 +60,14 @@ def min_latency_ns(model: LatencyModel) -> int:
 class _Channel:
     """A FIFO delay line: deliveries never overtake each other."""
 
-    __slots__ = ("model", "last", "at")
+    __slots__ = ("model", "last")
 
     def __init__(self, model: LatencyModel) -> None:
         self.model = model
         self.last = 0
-        # A recorded latency (venues.latency.RecordedLatency) gives the delay of the event at ts.
-        self.at = model.delay_at if isinstance(model, RecordedLatency) else None
 
     def arrival(self, ts: int) -> int:
-        t = ts + (self.model.sample() if self.at is None else self.at(ts))
+        t = ts + self.model.sample()
         if t < self.last:
             t = self.last
         self.last = t
@@ -57,7 +75,18 @@ class _Channel:
 
 
 class SimulatedVenue:
-    """Price-time matching venue for one or more instruments."""
+    """Price-time matching venue for one or more instruments.
+
+    ``engine`` picks the matching engine: "reference" (:class:`MatchingEngine`,
+    the readable specification), "fast" (:class:`venues.fast.FastMatchingEngine`,
+    the compiled twin), or a factory ``(instrument, stp_mode, on_report=...)``.
+    Both produce the same reports, publications and journal. With the fast
+    engine the venue also offers :meth:`apply_window` to the kernel: it applies
+    market data up to a time bound in one compiled call, delivering book
+    updates through the engine's ``on_top`` hook in callback order.
+    """
+
+    apply_window: Callable[[np.ndarray, int, float], int] | None = None  # set for fast engines
 
     def __init__(
         self,
@@ -66,16 +95,17 @@ class SimulatedVenue:
         latency: VenueLatency | None = None,
         fees: FeeModel | None = None,
         stp_mode: STPMode = STPMode.NONE,
+        engine: str | Callable[..., Any] = "reference",
     ) -> None:
         self.name = name
         self.instruments = instruments
         zero = ConstantLatency(0)
         self.latency = latency or VenueLatency(zero, zero, zero)
         self.fees = fees or ZeroFees()
-        self.engines = {iid: MatchingEngine(iid, stp_mode, on_report=self._on_engine_report) for iid in instruments}
+        factory = engine_class(engine)
+        self.engines = {iid: factory(iid, stp_mode, on_report=self._on_engine_report) for iid in instruments}
+        self._fast = all(hasattr(e, "run_events") for e in self.engines.values())
         self._md = _Channel(self.latency.market_data)
-        md = self.latency.market_data
-        self._recorded = md if isinstance(md, RecordedLatency) else None  # told which chunk / event
         self._entry = _Channel(self.latency.order_entry)
         self._response = _Channel(self.latency.response)
         self._min_callback_ns = min(min_latency_ns(self.latency.market_data), min_latency_ns(self.latency.response))
@@ -90,6 +120,10 @@ class SimulatedVenue:
         self.oms: OMS | None = None
         self.bus: MarketDataBus | None = None
         self.reports = 0
+        if self._fast:
+            for iid, e in self.engines.items():
+                e.on_top = self._make_top_hook(iid)
+            self.apply_window = self._apply_window
 
     # -- wiring ---------------------------------------------------------------
     def attach(self, kernel: Kernel, oms: OMS, bus: MarketDataBus) -> None:
@@ -200,13 +234,31 @@ class SimulatedVenue:
         book = BookTop(ts, instrument, top[0], top[1], top[2], top[3], bids, asks)
         self.kernel.call_at(self._md.arrival(ts), self.bus.publish_book, book, priority=PRIO_DELIVERY)
 
+    def _make_top_hook(self, instrument: int):
+        """Fast engines: a recorded top change, published as :meth:`_publish_if_changed` would."""
+        last_top = self._last_top
+
+        def on_top(ts: int, bid_px: int, bid_qty: int, ask_px: int, ask_qty: int, index: int) -> None:
+            recorded = getattr(self, "_recorded", None)
+            if recorded is not None:
+                recorded.mark(index)  # the event that caused it (as the reference path does)
+            top = (bid_px, bid_qty, ask_px, ask_qty)
+            if top == last_top.get(instrument):
+                return
+            last_top[instrument] = top
+            book = BookTop(ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ())
+            self.kernel.call_at(self._md.arrival(ts), self.bus.publish_book, book, priority=PRIO_DELIVERY)
+
+        return on_top
+
     # -- market data (the replay hot path) ---------------------------------------
     def lookahead_ns(self) -> float:
         if not self._watch and not self._live:
             return math.inf
         return self._min_callback_ns
 
-    def apply_market_data(self, events: np.ndarray, start: int, stop: int) -> None:
+    def _chunk(self, events: np.ndarray) -> int:
+        """The instrument of a chunk (checked once per chunk)."""
         if events is not self._cols_for:
             inst = events["instrument"]
             first = int(inst[0])
@@ -216,12 +268,64 @@ class SimulatedVenue:
                 )
             if first not in self.engines:
                 raise DataError(f"venue {self.name}: market data for unknown instrument {first}")
-            self._cols = [events[c].tolist() for c in _COLUMNS]
+            if not self._fast:
+                self._cols = [events[c].tolist() for c in _COLUMNS]
             self._cols_for = events
             self._chunk_instrument = first
-            if self._recorded is not None:
-                self._recorded.use(events)
-        instrument = self._chunk_instrument
+        return self._chunk_instrument
+
+    def _apply_window(self, events: np.ndarray, start: int, bound: float) -> int:
+        """Apply events from ``start`` whose ts is <= ``bound``; return the index of the first one not applied.
+
+        Equivalent to the kernel's windows of at most :meth:`lookahead_ns`
+        followed one another (same events applied before every scheduled
+        event, same callbacks in the same order): the engine stops at the
+        first event past the ts of its first callback + the lookahead, since
+        that callback's delivery may come next. At least the event at
+        ``start`` is applied (the kernel calls with ``bound >= its ts``).
+        """
+        instrument = self._chunk(events)
+        b = _NO_BOUND if bound >= _NO_BOUND else int(bound)
+        return self._fast_apply(instrument, events, start, len(events), b, True)
+
+    def _fast_apply(self, instrument: int, events: np.ndarray, start: int, stop: int, bound: int, bounded: bool) -> int:
+        engine = self.engines[instrument]
+        lookahead = self._min_callback_ns
+        if instrument not in self._watch:
+            if bounded:
+                engine.set_window(bound, lookahead)
+                return engine.run_events(events, start, stop, _M_BOUND)[0]
+            return engine.run_events(events, start, stop, 0)[0]
+        # A top changed outside market data (an expiry, a new subscription) is published by the
+        # reference at the end of the kernel's window: keep to that window then.
+        stale = engine.top() != self._last_top.get(instrument)
+        if bounded:
+            if stale:
+                bound = min(bound, int(events["ts"][start]) + lookahead)
+            engine.set_window(bound, lookahead)
+        mode = _M_WATCH | (_M_BOUND if bounded else 0)
+        if not self._depth.get(instrument, 0):
+            mode |= _M_RECORD_TOP  # depth snapshots need the book at the moment: return per change instead
+        recorded = getattr(self, "_recorded", None)
+        i = start
+        while True:
+            i, status = engine.run_events(events, i, stop, mode)
+            if status != _ST_TOP:
+                break
+            if recorded is not None:
+                recorded.mark(i - 1)
+            self._publish_if_changed(instrument, int(events["ts"][i - 1]))
+        if recorded is not None and i > start:
+            recorded.mark(i - 1)  # the reference marks the last event of every window
+        if stale and i > start:
+            self._publish_if_changed(instrument, int(events["ts"][i - 1]))
+        return i
+
+    def apply_market_data(self, events: np.ndarray, start: int, stop: int) -> None:
+        instrument = self._chunk(events)
+        if self._fast:
+            self._fast_apply(instrument, events, start, stop, _NO_BOUND, False)
+            return
         engine = self.engines[instrument]
         ts, oid, price, qty, action, side = self._cols
         if instrument not in self._watch:
@@ -230,6 +334,4 @@ class SimulatedVenue:
         i = start
         while i < stop:
             i = engine.apply_batch(ts, oid, price, qty, action, side, i, stop, True)
-            if self._recorded is not None:
-                self._recorded.mark(i - 1)
             self._publish_if_changed(instrument, ts[i - 1])

@@ -42,7 +42,9 @@ specification): the comments name the reference method each function mirrors.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, typeof, types
+
+from kernel.events import MD_DTYPE
 
 # ----------------------------------------------------------------- layout
 
@@ -100,6 +102,7 @@ O_EXP = 11
 O_POST = 12
 O_INS = 13
 O_RID = 14
+O_TMP = 15  # scratch link for temporary lists (participants ahead, clear), no allocation
 NF = 16
 
 # level columns
@@ -134,7 +137,7 @@ K_CANCEL = 4
 K_EXPIRE = 5
 K_REPLACE = 6
 K_TRIGGER = 7
-K_TOP = 8  # ts, oid = bid px, own = bid qty, px = ask px, qty = ask qty
+K_TOP = 8  # ts, oid = bid px, own = bid qty, px = ask px, qty = ask qty, a1 = event index
 
 # reason codes (texts in venues.fast.engine)
 RS_NONE = 0
@@ -199,15 +202,46 @@ G_MAP = 16
 
 _FIB = np.uint64(0x9E3779B97F4A7C15)
 
+# Compilation flags. Everything on the event path allocates nothing and is compiled
+# without NRT reference counting: with it, numba wraps each inlined call that has
+# branches in atomic incref/decref pairs of every array argument (~70 ns per call
+# measured), which would dominate the per-event cost. The few functions that allocate
+# (FOK dry run, queries for the wrapper, rehash) keep NRT and are called from Python.
+# Every kernel has explicit signatures (shorthand below): one compiled version each,
+# loaded from the on-disk cache at import; without them numba would specialize the
+# helpers on every combination of literal constants passed to them.
+_TYPES = {
+    "i8": types.int64,
+    "b1": types.boolean,
+    "void": types.void,
+    "A1": types.int64[::1],
+    "A2": types.int64[:, ::1],
+    "EV": typeof(np.zeros(1, MD_DTYPE)),
+    "EVR": typeof(np.zeros(1, MD_DTYPE)).copy(readonly=True),
+}
+
+
+def _sigs(specs: tuple[str, ...]) -> list:
+    return [eval(spec, {}, _TYPES) for spec in specs]  # e.g. "i8(A1, A2, i8)"
+
+
+def _hot(*specs: str):
+    return njit(_sigs(specs), cache=True, nogil=True, _nrt=False)
+
+
+def _nrt(*specs: str):
+    return njit(_sigs(specs), cache=True, nogil=True)
+
+
 # ----------------------------------------------------------------- hash map
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(i8, i8)")
 def _slot_of(key, shift):
     return np.int64((np.uint64(key) * _FIB) >> np.uint64(shift))
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, i8)")
 def map_get(st, omap, key):
     """Pool row of order ``key``, or -1."""
     mask = omap.shape[0] - 1
@@ -221,7 +255,7 @@ def map_get(st, omap, key):
         i = (i + 1) & mask
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, i8, i8)")
 def map_put(st, omap, key, val):
     mask = omap.shape[0] - 1
     i = _slot_of(key, st[S_MAPSHIFT])
@@ -238,19 +272,11 @@ def map_put(st, omap, key, val):
         i = (i + 1) & mask
 
 
-@njit(cache=True, nogil=True)
-def map_del(st, omap, key):
+@_hot("void(A1, A2, i8)")
+def _map_del_at(st, omap, i):
+    """Delete the entry in slot ``i``: backward-shift deletion, no tombstones."""
     mask = omap.shape[0] - 1
     shift = st[S_MAPSHIFT]
-    i = _slot_of(key, shift)
-    while True:
-        k = omap[i, 0]
-        if k == key:
-            break
-        if k == EMPTY:
-            return
-        i = (i + 1) & mask
-    # Backward-shift deletion: no tombstones.
     j = i
     while True:
         j = (j + 1) & mask
@@ -271,7 +297,21 @@ def map_del(st, omap, key):
     st[S_MAPN] -= 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, i8)")
+def map_del(st, omap, key):
+    mask = omap.shape[0] - 1
+    i = _slot_of(key, st[S_MAPSHIFT])
+    while True:
+        k = omap[i, 0]
+        if k == key:
+            break
+        if k == EMPTY:
+            return
+        i = (i + 1) & mask
+    _map_del_at(st, omap, i)
+
+
+@_nrt("void(A1, A2, A2)")
 def map_rehash(st, old, new):
     """Move every entry of ``old`` into the empty table ``new`` (S_MAPSHIFT already set for it)."""
     st[S_MAPN] = 0
@@ -284,7 +324,7 @@ def map_rehash(st, old, new):
 # ------------------------------------------------------------------- pools
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2)")
 def _alloc_order(st, ords):
     o = st[S_FREE_O]
     st[S_FREE_O] = ords[o, O_NEXT]
@@ -292,7 +332,7 @@ def _alloc_order(st, ords):
     return o
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, i8)")
 def _free_order(st, ords, o):
     ords[o, O_NEXT] = st[S_FREE_O]
     ords[o, O_OID] = 0
@@ -300,7 +340,7 @@ def _free_order(st, ords, o):
     st[S_NFREE_O] += 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, i8, i8)")
 def link_free_orders(st, ords, lo, hi):
     """Put rows ``lo .. hi-1`` (new capacity) on the order free list."""
     for o in range(hi - 1, lo - 1, -1):
@@ -309,7 +349,7 @@ def link_free_orders(st, ords, lo, hi):
         st[S_NFREE_O] += 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, i8, i8)")
 def link_free_levels(st, lvls, lo, hi):
     for v in range(hi - 1, lo - 1, -1):
         lvls[v, L_NEXT] = st[S_FREE_L]
@@ -320,18 +360,18 @@ def link_free_levels(st, lvls, lo, hi):
 # ------------------------------------------------------------------ levels
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(i8)")
 def _row(side):
     return 0 if side > 0 else 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(i8, i8)")
 def _key(side, px):
     """Sort key in a book row: ascending, the best level has the largest key."""
     return px if side > 0 else -px
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, i8, i8)")
 def _find_pos(st, lvls, book, side, px):
     """Index in the side's row of the last level with key <= key(px), or -1."""
     r = _row(side)
@@ -358,7 +398,7 @@ def _find_pos(st, lvls, book, side, px):
     return lo - 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, i8, i8)")
 def level_of(st, lvls, book, side, px):
     """Level row at ``px`` on ``side``, or -1."""
     j = _find_pos(st, lvls, book, side, px)
@@ -369,7 +409,7 @@ def level_of(st, lvls, book, side, px):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, i8, i8)")
 def _level_for_insert(st, lvls, book, side, px):
     """The level at ``px`` on ``side``, created (empty) if missing."""
     r = _row(side)
@@ -395,7 +435,7 @@ def _level_for_insert(st, lvls, book, side, px):
     return v
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, A2, i8)")
 def _drop_level(st, lvls, book, v):
     """Remove the (empty) level ``v`` from its row and the pool; refresh the cached best price."""
     side = lvls[v, L_SIDE]
@@ -417,7 +457,7 @@ def _drop_level(st, lvls, book, v):
     st[S_NFREE_L] += 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A2, A2, i8, i8)")
 def _q_append(ords, lvls, v, o):
     t = lvls[v, L_TAIL]
     ords[o, O_PREV] = t
@@ -430,7 +470,7 @@ def _q_append(ords, lvls, v, o):
     lvls[v, L_CNT] += 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A2, A2, i8, i8)")
 def _q_remove(ords, lvls, v, o):
     p = ords[o, O_PREV]
     n = ords[o, O_NEXT]
@@ -448,7 +488,7 @@ def _q_remove(ords, lvls, v, o):
 # ------------------------------------------------------------------ output
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8)")
 def _put(st, buf, kind, ts, oid, own, px, qty, leaves, reason, a1, a2, a3, liq):
     n = st[S_NBUF]
     buf[n, R_KIND] = kind
@@ -466,14 +506,14 @@ def _put(st, buf, kind, ts, oid, own, px, qty, leaves, reason, a1, a2, a3, liq):
     st[S_NBUF] = n + 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8)")
 def _emit(st, buf, kind, ts, oid, owner, px, qty, leaves, reason, a1, a2, a3, liq):
     """A report about a participant order (reference: ``_emit``)."""
     if owner != 0 and st[S_REC_REPORTS] != 0:
         _put(st, buf, kind, ts, oid, owner, px, qty, leaves, reason, a1, a2, a3, liq)
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, i8, i8, i8, i8)")
 def _trade(st, buf, ts, px, qty, side):
     if st[S_REC_TRADES] != 0:
         _put(st, buf, K_TRADE, ts, 0, 0, px, qty, 0, 0, side, 0, 0, 0)
@@ -482,7 +522,7 @@ def _trade(st, buf, ts, px, qty, side):
 # -------------------------------------------------------------- book plumbing
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, A2, A2, A2, i8)")
 def _insert(st, ords, lvls, book, omap, o):
     """Put order row ``o`` at the back of its level (reference: ``_insert``)."""
     side = ords[o, O_SIDE]
@@ -504,7 +544,7 @@ def _insert(st, ords, lvls, book, omap, o):
         st[S_NPART] += 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, A2, i8)")
 def _forget(st, ords, omap, o):
     """Drop order ``o`` from the id map and the counts (it is off its level already)."""
     map_del(st, omap, ords[o, O_OID])
@@ -513,7 +553,7 @@ def _forget(st, ords, omap, o):
         st[S_NPART] -= 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, A2, A2, A2, i8)")
 def _unlink(st, ords, lvls, book, omap, o):
     """Take ``o`` out of the book, quantities untouched (reference: ``_unlink``)."""
     v = ords[o, O_LVL]
@@ -525,7 +565,7 @@ def _unlink(st, ords, lvls, book, omap, o):
     _forget(st, ords, omap, o)
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8)")
 def _new_order(st, ords, oid, owner, side, px, vis, hid, disp, tif, exp, post):
     o = _alloc_order(st, ords)
     ords[o, O_PX] = px
@@ -545,7 +585,7 @@ def _new_order(st, ords, oid, owner, side, px, vis, hid, disp, tif, exp, post):
     return o
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, i8, i8)")
 def _crosses(st, side, px):
     """The opposite best a limit at ``px`` would cross, else 0 (reference: ``_crosses``)."""
     if side > 0:
@@ -558,7 +598,7 @@ def _crosses(st, side, px):
 # ------------------------------------------------------------------ matching
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, i8, i8)")
 def _match(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, limit):
     """Match an incoming order against the opposite side (reference: ``_match``).
 
@@ -657,7 +697,7 @@ def _match(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, limit):
     return qty * 2
 
 
-@njit(cache=True, nogil=True)
+@_nrt("i8(A1, A2, A2, A2, i8, i8, i8, i8)")
 def fok_available(st, ords, lvls, book, owner, side, qty, limit):
     """Quantity (up to ``qty``) a FOK order would trade (reference: ``_fok_available``)."""
     stp = st[S_STP] if owner != 0 else 0
@@ -735,7 +775,7 @@ def fok_available(st, ords, lvls, book, owner, side, qty, limit):
     return got
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2, i8, i8, i8, i8, i8, i8, i8, i8, i8)")
 def _rest(st, ords, lvls, book, omap, oid, owner, side, px, leaves, disp, tif, exp, post):
     """Rest ``leaves`` with the iceberg display rule (reference: ``_rest``); returns the record id."""
     vis = disp if 0 < disp < leaves else leaves
@@ -744,7 +784,7 @@ def _rest(st, ords, lvls, book, omap, oid, owner, side, px, leaves, disp, tif, e
     return ords[o, O_RID]
 
 
-@njit(cache=True, nogil=True)
+@_nrt("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8)")
 def process(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px, otype, tif, disp, exp, post):
     """Execute an accepted or triggered order (reference: ``_process``).
 
@@ -777,7 +817,7 @@ def process(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px, otyp
     return _rest(st, ords, lvls, book, omap, oid, owner, side, px, rem, disp, tif, exp, post)
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
 def _reprice(st, ords, lvls, book, omap, buf, ts, o, px, leaves):
     """New price / leaves (> 0) for a resting order with the priority rule (reference: ``_reprice``)."""
     vis = ords[o, O_VIS]
@@ -809,7 +849,7 @@ def _reprice(st, ords, lvls, book, omap, buf, ts, o, px, leaves):
     _insert(st, ords, lvls, book, omap, o)
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
 def reprice(st, ords, lvls, book, omap, buf, ts, oid, px, leaves):
     """amend() of a resting order after its checks and REPLACE report; 0 if ``oid`` is not resting."""
     o = map_get(st, omap, oid)
@@ -822,7 +862,7 @@ def reprice(st, ords, lvls, book, omap, buf, ts, oid, px, leaves):
 # -------------------------------------------------------------- background flow
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, i8, i8)")
 def add(st, ords, lvls, book, omap, buf, ts, oid, side, px, qty, owner):
     """Reference: ``add`` (without the owner memory, kept by the wrapper)."""
     if qty <= 0:
@@ -842,7 +882,7 @@ def add(st, ords, lvls, book, omap, buf, ts, oid, side, px, qty, owner):
     _insert(st, ords, lvls, book, omap, o)
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8)")
 def remove(st, ords, lvls, book, omap, buf, ts, oid, qty):
     """Reference: ``remove``; returns 1, or 0 (counted unknown)."""
     o = map_get(st, omap, oid)
@@ -865,7 +905,7 @@ def remove(st, ords, lvls, book, omap, buf, ts, oid, qty):
     return 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
 def market(st, ords, lvls, book, omap, buf, ts, side, qty, owner):
     """Reference: ``market`` without the stop check; returns the filled quantity."""
     if qty <= 0:
@@ -874,7 +914,7 @@ def market(st, ords, lvls, book, omap, buf, ts, side, qty, owner):
     return qty - (res >> 1)
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
 def _execute_row(st, ords, lvls, book, omap, buf, ts, o, qty, px):
     """Execute ``qty`` of resting row ``o`` at ``px`` (0: its price); reference: ``execute`` after the lookup."""
     vis = ords[o, O_VIS]
@@ -913,15 +953,16 @@ def _execute_row(st, ords, lvls, book, omap, buf, ts, o, qty, px):
         _free_order(st, ords, o)
 
 
-@njit(cache=True, nogil=True)
-def ahead_rows(st, ords, lvls, book, o):
-    """Participant orders with priority over resting row ``o``: those at better prices on its
-    side (best price first, queue order), then those ahead of it in its own queue."""
+@_hot("i8(A1, A2, A2, A2, i8)")
+def _ahead_list(st, ords, lvls, book, o):
+    """Participant orders with priority over resting row ``o`` (those at better prices on its
+    side, best price first, in queue order; then those ahead of it in its own queue), as a
+    list linked through ``O_TMP``; returns its head row or -1."""
     side = ords[o, O_SIDE]
     px = ords[o, O_PX]
     r = _row(side)
-    out = np.empty(st[S_NPART], np.int64)
-    k = 0
+    head = -1
+    tail = -1
     for j in range(st[S_NLV + r] - 1, -1, -1):
         v = book[r, j]
         p = lvls[v, L_PX]
@@ -930,15 +971,32 @@ def ahead_rows(st, ords, lvls, book, o):
         q = lvls[v, L_HEAD]
         while q >= 0 and q != o:
             if ords[q, O_OWN] != 0:
-                out[k] = q
-                k += 1
+                ords[q, O_TMP] = -1
+                if tail >= 0:
+                    ords[tail, O_TMP] = q
+                else:
+                    head = q
+                tail = q
             q = ords[q, O_NEXT]
         if p == px:
             break
+    return head
+
+
+@_nrt("A1(A1, A2, A2, A2, i8)")
+def ahead_rows(st, ords, lvls, book, o):
+    """:func:`_ahead_list` as an array (for the wrapper's Python path)."""
+    out = np.empty(st[S_NPART], np.int64)
+    k = 0
+    q = _ahead_list(st, ords, lvls, book, o)
+    while q >= 0:
+        out[k] = q
+        k += 1
+        q = ords[q, O_TMP]
     return out[:k]
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, b1)")
 def execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead):
     """Reference: ``execute`` without the stop checks; returns 1, or 0 (counted unknown).
 
@@ -952,16 +1010,18 @@ def execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead):
         st[S_UNKNOWN] += 1
         return 0
     if ahead and st[S_NPART] > 0 and ords[o, O_OWN] == 0 and qty > 0:
-        rows = ahead_rows(st, ords, lvls, book, o)
+        q = _ahead_list(st, ords, lvls, book, o)
         taken = 0
-        for q in rows:
+        while q >= 0:
             if taken >= qty:
                 break
+            nxt = ords[q, O_TMP]  # read first: a full execution frees the row
             vis = ords[q, O_VIS]
             f = qty - taken if qty - taken < vis else vis
             if f > 0:
                 _execute_row(st, ords, lvls, book, omap, buf, ts, q, f, ords[q, O_PX])
                 taken += f
+            q = nxt
         qty -= taken
         if qty <= 0:
             return 1
@@ -969,7 +1029,7 @@ def execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead):
     return 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
 def modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty):
     """Reference: ``modify`` without the stop check; returns 1, or 0 (counted unknown)."""
     o = map_get(st, omap, oid)
@@ -985,7 +1045,7 @@ def modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty):
     return 1
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, i8, i8, i8, i8)")
 def trade_print(st, buf, ts, px, qty, side):
     """Reference: ``trade_print`` without the stop check."""
     st[S_LAST] = px
@@ -994,13 +1054,10 @@ def trade_print(st, buf, ts, px, qty, side):
     _trade(st, buf, ts, px, qty, side)
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, A2, A2, A2, A2, i8)")
 def clear(st, ords, lvls, book, omap, buf, ts):
     """Reference: ``clear``: participants get CANCEL "book cleared" in the order they entered the book."""
-    npart = st[S_NPART]
-    ins = np.empty(npart, np.int64)
-    rows = np.empty(npart, np.int64)
-    k = 0
+    head = -1  # participant rows, linked through O_TMP
     for r in range(2):
         for j in range(st[S_NLV + r]):
             v = book[r, j]
@@ -1008,9 +1065,8 @@ def clear(st, ords, lvls, book, omap, buf, ts):
             while o >= 0:
                 nxt = ords[o, O_NEXT]
                 if ords[o, O_OWN] != 0:
-                    ins[k] = ords[o, O_INS]
-                    rows[k] = o
-                    k += 1
+                    ords[o, O_TMP] = head
+                    head = o
                 else:
                     _free_order(st, ords, o)
                 o = nxt
@@ -1019,24 +1075,38 @@ def clear(st, ords, lvls, book, omap, buf, ts):
             st[S_FREE_L] = v
             st[S_NFREE_L] += 1
         st[S_NLV + r] = 0
-    omap[:, 0] = EMPTY
+    for i in range(omap.shape[0]):
+        omap[i, 0] = EMPTY
     st[S_MAPN] = 0
     st[S_NORD] = 0
     st[S_NPART] = 0
     st[S_HIDQ] = 0
     st[S_BB] = 0
     st[S_BA] = 0
-    order = np.argsort(ins)
-    for j in range(npart):
-        o = rows[order[j]]
+    # Emit in insertion order: repeatedly take the smallest O_INS (participants are few).
+    while head >= 0:
+        best = head
+        prev_best = -1
+        prev = head
+        o = ords[head, O_TMP]
+        while o >= 0:
+            if ords[o, O_INS] < ords[best, O_INS]:
+                best = o
+                prev_best = prev
+            prev = o
+            o = ords[o, O_TMP]
+        if prev_best < 0:
+            head = ords[best, O_TMP]
+        else:
+            ords[prev_best, O_TMP] = ords[best, O_TMP]
         _emit(
-            st, buf, K_CANCEL, ts, ords[o, O_OID], ords[o, O_OWN], ords[o, O_PX],
-            ords[o, O_VIS] + ords[o, O_HID], 0, RS_CLEARED, 0, 0, 0, 0,
+            st, buf, K_CANCEL, ts, ords[best, O_OID], ords[best, O_OWN], ords[best, O_PX],
+            ords[best, O_VIS] + ords[best, O_HID], 0, RS_CLEARED, 0, 0, 0, 0,
         )  # fmt: skip
-        _free_order(st, ords, o)
+        _free_order(st, ords, best)
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2, i8)")
 def cancel_resting(st, ords, lvls, book, omap, oid):
     """cancel()/expire() of a resting order: unlink it; S_TOP0.. = owner, price, leaves. 1 if it was resting."""
     o = map_get(st, omap, oid)
@@ -1053,7 +1123,7 @@ def cancel_resting(st, ords, lvls, book, omap, oid):
 # -------------------------------------------------------------- capacity
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2)")
 def grow_mask(st, ords, lvls, book, omap):
     """Arrays too small for one more operation (bits G_*)."""
     m = 0
@@ -1070,7 +1140,7 @@ def grow_mask(st, ords, lvls, book, omap):
     return m
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, i8)")
 def buf_need(st, qin):
     """Buffer rows one operation with incoming quantity ``qin`` may write.
 
@@ -1087,7 +1157,7 @@ def buf_need(st, qin):
     return 3 * steps + 3 * st[S_NPART] + 16
 
 
-@njit(cache=True, nogil=True)
+@_hot("void(A1, A2, A2, A2)")
 def recount_hidden(st, ords, lvls, book):
     """Set S_HIDQ to the exact resting hidden quantity (it is otherwise an upper bound)."""
     tot = 0
@@ -1103,7 +1173,7 @@ def recount_hidden(st, ords, lvls, book):
 # ------------------------------------------------------------------- the hot loop
 
 
-@njit(cache=True, nogil=True)
+@_hot("b1(A1, A2, A2, i8, i8, i8, i8)")
 def _top_changed(st, lvls, book, b0, b1, b2, b3):
     nb = st[S_NLV]
     na = st[S_NLV + 1]
@@ -1114,19 +1184,19 @@ def _top_changed(st, lvls, book, b0, b1, b2, b3):
     return bb != b0 or bq != b1 or ba != b2 or aq != b3
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2)")
 def top_bq(st, lvls, book):
     nb = st[S_NLV]
     return lvls[book[0, nb - 1], L_QTY] if st[S_BB] != 0 and nb > 0 else 0
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2)")
 def top_aq(st, lvls, book):
     na = st[S_NLV + 1]
     return lvls[book[1, na - 1], L_QTY] if st[S_BA] != 0 and na > 0 else 0
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2, A2, EV, i8, i8, i8)", "i8(A1, A2, A2, A2, A2, A2, EVR, i8, i8, i8)")
 def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
     """Apply MD_DTYPE events ``start .. stop-1`` (reference: ``apply_batch``).
 
@@ -1160,7 +1230,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
             st[S_RET] = grow_mask(st, ords, lvls, book, omap)
             return (i << 4) | ST_GROW
         nbuf0 = st[S_NBUF]
-        if nbuf0 + 3 * st[S_NPART] + 64 > cap_buf or (a != A_CANCEL and a != A_TRADE and a != A_EXECUTE):
+        if nbuf0 + 3 * (st[S_NPART] + (q if 0 < q < 1024 else 1024)) + 64 > cap_buf:
             need = buf_need(st, q if (a == A_ADD or a == A_MARKET or a == A_MODIFY) else 1)
             if nbuf0 + need > cap_buf:
                 st[S_RET] = need
@@ -1176,9 +1246,19 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
             oid = np.int64(e.order_id)
             side = np.int64(e.side)
             px = e.price
-            if q > 0 and map_get(st, omap, oid) < 0 and _crosses(st, side, px) == 0:
-                # Plain passive add (the hot path).
-                o = _alloc_order(st, ords)
+            # One probe: the id's slot, or the empty slot where it goes.
+            mask = omap.shape[0] - 1
+            h = _slot_of(oid, st[S_MAPSHIFT])
+            while True:
+                k = omap[h, 0]
+                if k == oid or k == EMPTY:
+                    break
+                h = (h + 1) & mask
+            if q > 0 and k == EMPTY and _crosses(st, side, px) == 0:
+                # Plain passive add (the hot path): reference `_insert` inlined.
+                o = st[S_FREE_O]
+                st[S_FREE_O] = ords[o, O_NEXT]
+                st[S_NFREE_O] -= 1
                 ords[o, O_PX] = px
                 ords[o, O_VIS] = q
                 ords[o, O_HID] = 0
@@ -1191,11 +1271,62 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
                 ords[o, O_POST] = 0
                 st[S_RID] += 1
                 ords[o, O_RID] = st[S_RID]
-                _insert(st, ords, lvls, book, omap, o)
+                st[S_INS] += 1
+                ords[o, O_INS] = st[S_INS]
+                v = _level_for_insert(st, lvls, book, side, px)
+                t = lvls[v, L_TAIL]
+                ords[o, O_PREV] = t
+                ords[o, O_NEXT] = -1
+                if t >= 0:
+                    ords[t, O_NEXT] = o
+                else:
+                    lvls[v, L_HEAD] = o
+                lvls[v, L_TAIL] = o
+                lvls[v, L_CNT] += 1
+                lvls[v, L_QTY] += q
+                ords[o, O_LVL] = v
+                if side > 0:
+                    if px > st[S_BB]:
+                        st[S_BB] = px
+                elif st[S_BA] == 0 or px < st[S_BA]:
+                    st[S_BA] = px
+                omap[h, 0] = oid
+                omap[h, 1] = o
+                st[S_MAPN] += 1
+                st[S_NORD] += 1
             else:
                 add(st, ords, lvls, book, omap, buf, ts, oid, side, px, q, 0)
         elif a == A_CANCEL:
-            remove(st, ords, lvls, book, omap, buf, ts, np.int64(e.order_id), q)
+            oid = np.int64(e.order_id)
+            mask = omap.shape[0] - 1
+            h = _slot_of(oid, st[S_MAPSHIFT])
+            while True:
+                k = omap[h, 0]
+                if k == oid or k == EMPTY:
+                    break
+                h = (h + 1) & mask
+            if k == EMPTY:
+                st[S_UNKNOWN] += 1
+            else:
+                o = omap[h, 1]
+                if ords[o, O_OWN] != 0 or ords[o, O_HID] != 0:
+                    remove(st, ords, lvls, book, omap, buf, ts, oid, q)  # reports or iceberg: general path
+                else:
+                    # Background plain order (reference: the `_apply` cancel fast path).
+                    vis = ords[o, O_VIS]
+                    v = ords[o, O_LVL]
+                    if 0 < q < vis:
+                        ords[o, O_VIS] = vis - q
+                        lvls[v, L_QTY] -= q
+                    else:
+                        _q_remove(ords, lvls, v, o)
+                        if lvls[v, L_CNT] == 0:
+                            _drop_level(st, lvls, book, v)
+                        else:
+                            lvls[v, L_QTY] -= vis
+                        _map_del_at(st, omap, h)
+                        st[S_NORD] -= 1
+                        _free_order(st, ords, o)
         elif a == A_MARKET:
             market(st, ords, lvls, book, omap, buf, ts, np.int64(e.side), q, 0)
         elif a == A_MODIFY:
@@ -1222,7 +1353,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
             if not record_top:
                 return ((i + 1) << 4) | ST_TOP
             _put(
-                st, buf, K_TOP, ts, st[S_BB], top_bq(st, lvls, book), st[S_BA], top_aq(st, lvls, book), 0, 0, 0, 0, 0, 0
+                st, buf, K_TOP, ts, st[S_BB], top_bq(st, lvls, book), st[S_BA], top_aq(st, lvls, book), 0, 0, i, 0, 0, 0
             )
         if bounded and st[S_NBUF] != nbuf0 and st[S_FIRSTCB] == 0:
             st[S_FIRSTCB] = 1
@@ -1235,7 +1366,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
 # ------------------------------------------------------------------- queries
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, i8, i8, A2)")
 def depth_into(st, lvls, book, side, levels, out):
     """Write up to ``levels`` (price, qty) of one side, best first, into ``out``; return the count."""
     r = _row(side)
@@ -1251,7 +1382,7 @@ def depth_into(st, lvls, book, side, levels, out):
     return k
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, i8)")
 def queue_ahead(st, ords, lvls, omap, oid):
     o = map_get(st, omap, oid)
     if o < 0:
@@ -1264,12 +1395,12 @@ def queue_ahead(st, ords, lvls, omap, oid):
     return ahead
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, i8)")
 def order_row(st, omap, oid):
     return map_get(st, omap, oid)
 
 
-@njit(cache=True, nogil=True)
+@_nrt("A1(A1, A2, A2, A2, i8, i8)")
 def level_ids(st, ords, lvls, book, side, px):
     v = level_of(st, lvls, book, side, px)
     if v < 0:
@@ -1284,7 +1415,7 @@ def level_ids(st, ords, lvls, book, side, px):
     return out
 
 
-@njit(cache=True, nogil=True)
+@_hot("i8(A1, A2, A2, A2, A2)")
 def check_integrity(st, ords, lvls, book, omap):
     """0 if every invariant holds, else a code naming the first broken one."""
     n_orders = 0

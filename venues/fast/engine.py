@@ -136,7 +136,7 @@ def _resolve_entry_points(st, ords, lvls, book, omap, buf) -> None:
     _EP["top"] = _entry(_top4, st, lvls, book)
 
 
-@njit(cache=True, nogil=True)
+@njit("UniTuple(int64, 4)(int64[::1], int64[:, ::1], int64[:, ::1])", cache=True, nogil=True, _nrt=False)
 def _top4(st, lvls, book):
     return st[C.S_BB], C.top_bq(st, lvls, book), st[C.S_BA], C.top_aq(st, lvls, book)
 
@@ -145,7 +145,7 @@ class FastMatchingEngine:
     """Drop-in, compiled twin of :class:`venues.matching.MatchingEngine` (same API and reports).
 
     Extra API for the simulated venue: :meth:`apply_events` (MD_DTYPE arrays
-    without column conversion), :meth:`run_window` and :attr:`on_top`.
+    without column conversion), :meth:`set_window` / :meth:`run_events` and :attr:`on_top`.
     ``capacity`` sizes the initial pools (they double on demand).
     """
 
@@ -182,9 +182,11 @@ class FastMatchingEngine:
         self._owners: dict[int, int] = {}
         self._seq = 0
         self._in_stops = False
+        self._ev_ok: np.ndarray | None = None
         self._on_report = None
         self._on_trade = None
-        self.on_top: Callable[[int, int, int, int, int], None] | None = None
+        # M_RECORD_TOP: (ts, bid_px, bid_qty, ask_px, ask_qty, index of the event that changed it)
+        self.on_top: Callable[[int, int, int, int, int, int], None] | None = None
         self.stp_mode = stp_mode
         self.on_report = on_report
         self.on_trade = on_trade
@@ -294,7 +296,7 @@ class FastMatchingEngine:
             if k == 0:
                 on_trade(r[1], r[4], r[5], r[8])
             elif k == 8:
-                on_top(r[1], r[2], r[3], r[4], r[5])
+                on_top(r[1], r[2], r[3], r[4], r[5], r[8])
             elif on_report is not None:
                 code = r[7]
                 text = fixed.get(code)
@@ -754,11 +756,15 @@ class FastMatchingEngine:
         Statuses: ``ST_DONE`` (reached ``stop``), ``ST_TOP`` (after a top
         change; ``M_WATCH`` without ``M_RECORD_TOP``), ``ST_BOUND`` (the next
         event is past the bound). With ``M_RECORD_TOP`` top changes go to
-        :attr:`on_top` ``(ts, bid_px, bid_qty, ask_px, ask_qty)`` in callback order.
+        :attr:`on_top` ``(ts, bid_px, bid_qty, ask_px, ask_qty, event index)`` in callback order.
         """
         return self._run(events, start, stop, mode, 0)
 
     def _run(self, ev: np.ndarray, start: int, stop: int, mode: int, offset: int) -> tuple[int, int]:
+        if ev is not self._ev_ok:  # the entry point trusts its argument types: check once per array
+            if ev.dtype != MD_DTYPE or not ev.flags.c_contiguous:
+                raise DataError(f"market data must be a C-contiguous MD_DTYPE array, got {ev.dtype} {ev.flags}")
+            self._ev_ok = ev
         apply = _EP["apply"]
         st = self._st
         while True:
@@ -794,7 +800,7 @@ class FastMatchingEngine:
                     if now != before:
                         if not mode & C.M_RECORD_TOP:
                             return i, C.ST_TOP
-                        self.on_top(ts, *now)
+                        self.on_top(ts, *now, i - 1)
             elif status == C.ST_PYEVENT:
                 e = ev[i]
                 ts = int(e["ts"])
@@ -808,7 +814,7 @@ class FastMatchingEngine:
                     if now != before:
                         if not mode & C.M_RECORD_TOP:
                             return i, C.ST_TOP
-                        self.on_top(ts, *now)
+                        self.on_top(ts, *now, i - 1)
             elif status == C.ST_BADACTION:
                 self._flush()
                 a = int(ev[i]["action"])
