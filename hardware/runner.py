@@ -119,6 +119,7 @@ def _runner(params: HwParams, build_dir: Path, waves: bool):
 class SimResult:
     messages: list[bytes]  # OUCH messages out, in order
     first_cycle: list[int]  # cycle each message's first beat was accepted
+    last_cycle: list[int]  # cycle each message's last beat was accepted
     present_cycle: list[int]  # cycle each message's first beat was first presented
     accepted: list[int]  # cycle each input beat was accepted
     cycles: int
@@ -217,14 +218,14 @@ def simulate(
         if not res_path.is_file():
             raise RuntimeError(f"the cocotb bench wrote no result:\n{_tail(log)}")
         res = json.loads(res_path.read_text())
-    messages, first = _messages(res["out"])
+    messages, first, lastc = _messages(res["out"])
     stats = {name: res["stats"][str(a)] for name, a in COUNTER_ADDRESSES.items()}
     positions = []
     for s in range(params.num_instr):
         v = res["stats"][str(STAT_POSITION + s)]
         positions.append(v - (1 << 64) if v >= 1 << 63 else v)
     sim = SimResult(
-        messages, first, res["present"], res["accepted"], res["cycles"], stats, positions,
+        messages, first, lastc, res["present"], res["accepted"], res["cycles"], stats, positions,
         res["stats"][str(STAT_STATUS)], res["kill_cycle"], res["timeout"], waves, sim_seconds, sim_cpu,
     )  # fmt: skip
     return sim, beats
@@ -237,9 +238,10 @@ def _tail(path: Path, n: int = 40) -> str:
         return "(no simulator log)"
 
 
-def _messages(out: list[list[int]]) -> tuple[list[bytes], list[int]]:
+def _messages(out: list[list[int]]) -> tuple[list[bytes], list[int], list[int]]:
     msgs: list[bytes] = []
     first: list[int] = []
+    lastc: list[int] = []
     cur = bytearray()
     for cycle, data, keep, last in out:
         nb = bin(keep).count("1")
@@ -250,10 +252,11 @@ def _messages(out: list[list[int]]) -> tuple[list[bytes], list[int]]:
         cur += data.to_bytes(8, "little")[:nb]
         if last:
             msgs.append(bytes(cur))
+            lastc.append(cycle)
             cur = bytearray()
     if cur:
         raise AssertionError(f"output ends inside a message ({len(cur)} bytes without tlast)")
-    return msgs, first
+    return msgs, first, lastc
 
 
 # --------------------------------------------------------------------------- the check
@@ -394,7 +397,9 @@ def latencies(model: ModelResult, sim: SimResult, beats: list[list[int]]) -> tup
     first output beat (its presentation, so output back-pressure does not count), for
     the orders that match the model's; and the same for the orders that found the
     pipeline idle: no other trigger within the ISOLATION cycles before theirs (an
-    Enter Order holds the 64-bit output for 6 cycles, a candidate the risk gate for 2)."""
+    Enter Order holds the 64-bit output for 6 cycles, a candidate the risk gate for 2)
+    and the output link free when the order was ready (back-pressure can hold the
+    previous message longer)."""
     last_beat = frame_last_beats(model, beats)
     trig = {f: sim.accepted[last_beat[f]] for f in model.candidate_frames if last_beat[f] < len(sim.accepted)}
     cand_cycles = sorted(trig.values())
@@ -410,7 +415,8 @@ def latencies(model: ModelResult, sim: SimResult, beats: list[list[int]]) -> tup
         lat = sim.present_cycle[i] - t
         out.append(lat)
         j = bisect.bisect_left(cand_cycles, t)
-        if j == 0 or t - cand_cycles[j - 1] >= ISOLATION:
+        link_free = i == 0 or sim.last_cycle[i - 1] <= t + LATENCY_CYCLES - 1
+        if (j == 0 or t - cand_cycles[j - 1] >= ISOLATION) and link_free:
             iso.append(lat)
         k += 1
     return out, iso

@@ -163,7 +163,11 @@ class RandomItch:
             px = self._price(bk, side)
             shares = rng.randrange(1, 600) if rng.random() > 0.01 else 0
             if bk.orders and rng.random() < 0.01:
-                ref = rng.choice(tuple(bk.orders))  # a live reference again: a duplicate, ignored
+                # a live order sent again (a retransmission): ignored as a duplicate. The same
+                # side, price and shares, so that a book which dropped the original (order-table
+                # overflow) and now takes this one still holds what the shadow book holds.
+                ref = rng.choice(tuple(bk.orders))
+                side, px, shares = bk.orders[ref]
                 apply = _noop
             else:
                 ref = self._ref()
@@ -340,9 +344,10 @@ def random_config(seed: int, locates: tuple[int, ...] = (1, 2, 3, 4), **limits) 
 # --------------------------------------------------------------------------- scenarios
 
 
-def hw_scenarios() -> list[str]:
-    """Bundled scenarios the hardware path can replay: market data from [[data]] feeds
-    (synthetic or files), no agent populations."""
+def hw_scenarios(kinds: tuple[str, ...] = ("synthetic",)) -> list[str]:
+    """Bundled scenarios whose every [[data]] feed is of one of ``kinds`` (and no agent
+    populations): the ones the hardware tests replay. Synthetic by default; file-backed
+    L3 data (e.g. "lobster") renders too, as long as the prices fit ITCH's 32 bits."""
     from scenarios.loader import bundled_scenarios, load_scenario
 
     out = []
@@ -351,7 +356,7 @@ def hw_scenarios() -> list[str]:
             sc, _ = load_scenario(name)
         except Exception:  # noqa: BLE001 - a scenario that does not load is not ours to judge here
             continue
-        if sc.data and not getattr(sc, "agents", None):
+        if sc.data and all(d.kind in kinds for d in sc.data) and not getattr(sc, "agents", None):
             out.append(name)
     return out
 

@@ -84,12 +84,7 @@ def test_rtl_is_lint_clean_under_verilator(params):
 # --------------------------------------------------------------------------- same scenarios as the software path
 
 
-@pytest.mark.parametrize("name", hw_scenarios())
-def test_bundled_scenario_rendered_to_itch_matches_the_model(name, request, monkeypatch):
-    text = (bundled_scenarios()[name]).read_text()
-    if "PARITY_SHARED_DATA" in text:  # a scenario on the real samples
-        shared = request.getfixturevalue("shared_data")
-        monkeypatch.setenv("PARITY_SHARED_DATA", os.environ.get("PARITY_SHARED_DATA") or str(shared))
+def _scenario_run(name: str):
     scenario, _ = load_scenario(name)
     st = scenario_stream(scenario, SCENARIO_EVENTS)
     probe = ReferenceModel(st.config, HwParams(levels=1 << 12)).run(st.packets)
@@ -99,6 +94,20 @@ def test_bundled_scenario_rendered_to_itch_matches_the_model(name, request, monk
     run.check()
     assert run.model.enter_orders, "the scenario triggered no order"
     assert run.isolated and max(run.isolated) <= LATENCY_BOUND
+    return run
+
+
+@pytest.mark.parametrize("name", hw_scenarios())
+def test_bundled_synthetic_scenario_rendered_to_itch_matches_the_model(name):
+    _scenario_run(name)
+
+
+def test_real_l3_scenario_lobster_aapl_through_the_same_path(shared_data, monkeypatch):
+    if "lobster_aapl" not in bundled_scenarios():
+        pytest.skip("the bundled lobster_aapl scenario is not there")
+    monkeypatch.setenv("PARITY_SHARED_DATA", os.environ.get("PARITY_SHARED_DATA") or str(shared_data))
+    run = _scenario_run("lobster_aapl")
+    assert run.params.levels == 64  # the real book is deeper than the default 32 levels
 
 
 def test_real_itch_samples_match_the_model(shared_data):
@@ -123,6 +132,7 @@ def test_random_streams_with_gaps_backpressure_and_malformed_frames(seed):
     assert run.model.counters["malformed"] > 100 and len(run.sim.messages) > 50
     refs = [int.from_bytes(m[1:5], "big") for m in run.sim.messages]
     assert refs == list(range(1, len(refs) + 1))
+    assert run.isolated and max(run.isolated) <= LATENCY_BOUND
 
 
 def test_order_table_overflow_is_predicted_exactly():
