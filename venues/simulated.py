@@ -23,7 +23,7 @@ from kernel.oms import OMS
 from kernel.orders import Order, STPMode
 from kernel.reports import BookTop, ReportKind, Trade
 from venues.fees import FeeModel, ZeroFees
-from venues.latency import ConstantLatency, LatencyModel, VenueLatency
+from venues.latency import ConstantLatency, LatencyModel, RecordedLatency, VenueLatency
 from venues.matching import MatchingEngine
 
 # Participant order ids live above every id a data feed may use.
@@ -60,14 +60,16 @@ def min_latency_ns(model: LatencyModel) -> int:
 class _Channel:
     """A FIFO delay line: deliveries never overtake each other."""
 
-    __slots__ = ("model", "last")
+    __slots__ = ("model", "last", "at")
 
     def __init__(self, model: LatencyModel) -> None:
         self.model = model
         self.last = 0
+        # A recorded latency (venues.latency.RecordedLatency) gives the delay of the event at ts.
+        self.at = model.delay_at if isinstance(model, RecordedLatency) else None
 
     def arrival(self, ts: int) -> int:
-        t = ts + self.model.sample()
+        t = ts + (self.model.sample() if self.at is None else self.at(ts))
         if t < self.last:
             t = self.last
         self.last = t
@@ -106,6 +108,8 @@ class SimulatedVenue:
         self.engines = {iid: factory(iid, stp_mode, on_report=self._on_engine_report) for iid in instruments}
         self._fast = all(hasattr(e, "run_events") for e in self.engines.values())
         self._md = _Channel(self.latency.market_data)
+        md = self.latency.market_data
+        self._recorded = md if isinstance(md, RecordedLatency) else None  # told which chunk / event
         self._entry = _Channel(self.latency.order_entry)
         self._response = _Channel(self.latency.response)
         self._min_callback_ns = min(min_latency_ns(self.latency.market_data), min_latency_ns(self.latency.response))
@@ -272,6 +276,8 @@ class SimulatedVenue:
                 self._cols = [events[c].tolist() for c in _COLUMNS]
             self._cols_for = events
             self._chunk_instrument = first
+            if self._recorded is not None:
+                self._recorded.use(events)
         return self._chunk_instrument
 
     def _apply_window(self, events: np.ndarray, start: int, bound: float) -> int:
@@ -334,4 +340,6 @@ class SimulatedVenue:
         i = start
         while i < stop:
             i = engine.apply_batch(ts, oid, price, qty, action, side, i, stop, True)
+            if self._recorded is not None:
+                self._recorded.mark(i - 1)
             self._publish_if_changed(instrument, ts[i - 1])
