@@ -77,7 +77,7 @@ def build_root() -> Path:
 def build(params: HwParams, waves: bool = False) -> Path:
     """Compile the RTL (cached: one build per parameter set, source contents and waves flag)."""
     check_tools()
-    h = hashlib.sha256()
+    h = hashlib.sha256(b"build layout 2")
     for src in rtl_sources():
         h.update(src.name.encode() + b"\0" + src.read_bytes())
     h.update(json.dumps(params.verilog(), sort_keys=True).encode() + bytes([waves]))
@@ -86,6 +86,9 @@ def build(params: HwParams, waves: bool = False) -> Path:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=final.name + ".", dir=final.parent))
+    (tmp / "rtl").mkdir()
+    for src in rtl_sources():  # the build compiles (and is later checked against) its own copy
+        shutil.copy2(src, tmp / "rtl" / src.name)
     _runner(params, tmp, waves)
     try:
         tmp.rename(final)  # atomic: a concurrent build of the same key may have won
@@ -95,13 +98,15 @@ def build(params: HwParams, waves: bool = False) -> Path:
 
 
 def _runner(params: HwParams, build_dir: Path, waves: bool):
-    """An Icarus runner set up for ``build_dir`` (compiles only if the build is missing or stale)."""
+    """An Icarus runner set up for ``build_dir``, compiling the copy of the sources in
+    ``build_dir/rtl`` if the build is missing (a cached build is never recompiled in
+    place: editing hardware/rtl makes a new build directory)."""
     from cocotb_tools.runner import get_runner
 
     runner = get_runner("icarus")
     runner.log.setLevel(logging.ERROR)  # not "Skipping compilation" for every run of a cached build
     runner.build(
-        sources=rtl_sources(),
+        sources=sorted((build_dir / "rtl").glob("*.v")) or rtl_sources(),
         hdl_toplevel=TOPLEVEL,
         parameters=params.verilog(),
         build_dir=build_dir,
