@@ -32,6 +32,7 @@ def run_benchmarks(scenario_name: str | None = None, repeat: int = 1, duration: 
     """Run every case ``repeat`` times and keep the best (least disturbed) timing.
     ``duration`` shortens or lengthens the scenario (e.g. "5s")."""
     scenario, _ = load_scenario(scenario_name, {"duration": duration} if duration else None)
+    scenario = scenario.model_copy(update={"engine": "reference"})  # the fast cases follow
     results: list[dict[str, Any]] = []
 
     def case(name: str, with_strategy: bool) -> dict[str, Any]:
@@ -68,7 +69,14 @@ def run_benchmarks(scenario_name: str | None = None, repeat: int = 1, duration: 
     )
     base = case(f"reference replay, no strategy ({scenario.name})", False)
     with_strategy = case(f"reference replay, strategy woken per top change ({scenario.name})", True)
+    # The same cases on the fast (numba) engine; `parity bench --fast` has the full comparison.
+    reference_scenario = scenario
+    scenario = scenario.model_copy(update={"engine": "fast"})
+    fast_base = case(f"fast replay, no strategy ({scenario.name})", False)
+    case(f"fast replay, strategy woken per top change ({scenario.name})", True)
+    scenario = reference_scenario
     return {
+        "fast_speedup_no_strategy": round(fast_base["events_per_second"] / max(base["events_per_second"], 1), 2),
         "results": results,
         "strategy_overhead_ratio": round(base["events_per_second"] / with_strategy["events_per_second"], 3),
         "peak_rss_mb": _peak_rss_mb(),

@@ -102,6 +102,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 )
             print(f"peak_rss_mb: {report['peak_rss_mb']}")
         return 0
+    if args.fast:
+        from scenarios.bench_fast import fast_benchmarks, format_report
+
+        report = fast_benchmarks(args.events, args.repeat, real_data=not args.no_real_data, cold=args.cold_jit)
+        print(json.dumps(report, indent=2) if args.json else format_report(report))
+        return 0
     if args.stress:
         report = matching_stress_benchmark(args.stress)
         print(json.dumps(report, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
@@ -253,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--duration", help="override the scenario duration, e.g. 10s")
     bp.add_argument("--agents", action="store_true", help="agent messages/s of an agent market (agents_1000, 6.5h)")
     bp.add_argument("--stress", type=int, metavar="N", help="N random order actions through the matching engine")
+    bp.add_argument("--fast", action="store_true", help="fast (numba) vs reference engine: replay, wake-ups, real data")
+    bp.add_argument("--events", type=int, default=1_000_000, help="--fast: events of the synthetic L3 stream")
+    bp.add_argument("--cold-jit", action="store_true", help="--fast: also time a compile from an empty numba cache")
+    bp.add_argument("--no-real-data", action="store_true", help="--fast: skip the LOBSTER / ITCH samples")
     bp.add_argument("--feeds", action="store_true", help="feed readers: parse / parse + book events/s, peak RSS")
     bp.add_argument("--big", action="store_true", help="--feeds: also a generated 2 GB ITCH file (constant memory)")
     bp.add_argument("--feeds-mb", type=float, default=100.0, help="--feeds: MB of the generated ITCH file")

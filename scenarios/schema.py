@@ -125,7 +125,7 @@ class Scenario(_Strict):
     mode: Literal["sim", "live"] = "sim"
     # Matching engine: "fast" (numba, venues.fast) or "reference" (venues.matching, the
     # readable specification). Same reports and fingerprint; not part of the journal.
-    engine: Literal["fast", "reference"] = "reference"
+    engine: Literal["fast", "reference"] = "fast"
     starting_cash: float = 0.0
     instruments: list[InstrumentConfig] = Field(min_length=1)
     venues: list[VenueConfig] = Field(min_length=1)

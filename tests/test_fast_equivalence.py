@@ -86,8 +86,8 @@ def test_bundled_scenario_same_fingerprint(name, monkeypatch):
         if data is None:
             pytest.skip("real market-data samples not found (PARITY_SHARED_DATA)")
         monkeypatch.setenv("PARITY_SHARED_DATA", str(data))
-    # Real data run their first 10 minutes; synthetic and agent markets 2 s.
-    scenario, _ = load_scenario(name, {"duration": "10m" if needs_data else "2s"})
+    # Real data run their first 3 minutes; synthetic and agent markets 2 s.
+    scenario, _ = load_scenario(name, {"duration": "3m" if needs_data else "2s"})
     ref, fast = _run_both(scenario)
     _assert_same(ref, fast)
     assert ref[3] > 0  # the strategy saw book updates

@@ -199,6 +199,7 @@ G_LEVELS = 2
 G_BOOK_BID = 4
 G_BOOK_ASK = 8
 G_MAP = 16
+G_BUF = 32
 
 _FIB = np.uint64(0x9E3779B97F4A7C15)
 
@@ -1157,6 +1158,15 @@ def buf_need(st, qin):
     return 3 * steps + 3 * st[S_NPART] + 16
 
 
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8)")
+def room(st, ords, lvls, book, omap, buf, qin):
+    """0 if one operation with incoming quantity ``qin`` fits the arrays, else why not (G_* bits, G_BUF)."""
+    m = grow_mask(st, ords, lvls, book, omap)
+    if st[S_NBUF] + buf_need(st, qin) > buf.shape[0]:
+        m |= G_BUF
+    return m
+
+
 @_hot("void(A1, A2, A2, A2)")
 def recount_hidden(st, ords, lvls, book):
     """Set S_HIDQ to the exact resting hidden quantity (it is otherwise an upper bound)."""
@@ -1168,6 +1178,91 @@ def recount_hidden(st, ords, lvls, book):
                 tot += ords[o, O_HID]
                 o = ords[o, O_NEXT]
     st[S_HIDQ] = tot
+
+
+# ------------------------------------------------------------ wrapper entry points
+# One compiled call per Python-level operation: the capacity check (``room``) comes
+# first and returns NEED_ROOM without side effects; the wrapper then grows or
+# flushes and calls again.
+
+NEED_ROOM = -(1 << 62)
+
+
+@_hot("i8(i8)")
+def _clamp_qin(q):
+    return 1 if q < 1 else (1 << 40 if q > 1 << 40 else q)
+
+
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, i8, i8)")
+def x_add(st, ords, lvls, book, omap, buf, ts, oid, side, px, qty, owner):
+    """add(); returns 0 ignored (qty <= 0), 1 duplicate id, 2 applied, or NEED_ROOM."""
+    if qty <= 0:
+        return 0
+    if map_get(st, omap, oid) >= 0:
+        st[S_DUP] += 1
+        return 1
+    if room(st, ords, lvls, book, omap, buf, _clamp_qin(qty)) != 0:
+        return NEED_ROOM
+    add(st, ords, lvls, book, omap, buf, ts, oid, side, px, qty, owner)
+    return 2
+
+
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8)")
+def x_remove(st, ords, lvls, book, omap, buf, ts, oid, qty):
+    if room(st, ords, lvls, book, omap, buf, 1) != 0:
+        return NEED_ROOM
+    return remove(st, ords, lvls, book, omap, buf, ts, oid, qty)
+
+
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
+def x_market(st, ords, lvls, book, omap, buf, ts, side, qty, owner):
+    if room(st, ords, lvls, book, omap, buf, _clamp_qin(qty)) != 0:
+        return NEED_ROOM
+    return market(st, ords, lvls, book, omap, buf, ts, side, qty, owner)
+
+
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, b1)")
+def x_execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead):
+    if room(st, ords, lvls, book, omap, buf, 1) != 0:
+        return NEED_ROOM
+    return execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead)
+
+
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
+def x_modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty):
+    if room(st, ords, lvls, book, omap, buf, _clamp_qin(qty)) != 0:
+        return NEED_ROOM
+    return modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty)
+
+
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
+def x_reprice(st, ords, lvls, book, omap, buf, ts, oid, px, leaves):
+    if room(st, ords, lvls, book, omap, buf, _clamp_qin(leaves)) != 0:
+        return NEED_ROOM
+    return reprice(st, ords, lvls, book, omap, buf, ts, oid, px, leaves)
+
+
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
+def x_trade_print(st, ords, lvls, book, omap, buf, ts, px, qty, side):
+    if room(st, ords, lvls, book, omap, buf, 1) != 0:
+        return NEED_ROOM
+    trade_print(st, buf, ts, px, qty, side)
+    return 0
+
+
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8)")
+def x_clear(st, ords, lvls, book, omap, buf, ts):
+    if room(st, ords, lvls, book, omap, buf, 1) != 0:
+        return NEED_ROOM
+    clear(st, ords, lvls, book, omap, buf, ts)
+    return 0
+
+
+@_nrt("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8, i8)")
+def x_process(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px, otype, tif, disp, exp, post):
+    if room(st, ords, lvls, book, omap, buf, _clamp_qin(qty)) != 0:
+        return NEED_ROOM
+    return process(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px, otype, tif, disp, exp, post)
 
 
 # ------------------------------------------------------------------- the hot loop
@@ -1230,8 +1325,13 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
             st[S_RET] = grow_mask(st, ords, lvls, book, omap)
             return (i << 4) | ST_GROW
         nbuf0 = st[S_NBUF]
-        if nbuf0 + 3 * (st[S_NPART] + (q if 0 < q < 1024 else 1024)) + 64 > cap_buf:
-            need = buf_need(st, q if (a == A_ADD or a == A_MARKET or a == A_MODIFY) else 1)
+        qin = q if (a == A_ADD or a == A_MARKET or a == A_MODIFY) else 1
+        if qin < 1:
+            qin = 1
+        elif qin > 1 << 40:
+            qin = 1 << 40
+        if nbuf0 + 3 * (st[S_NPART] + qin) + 64 > cap_buf:  # an upper bound of buf_need(qin)
+            need = buf_need(st, qin)
             if nbuf0 + need > cap_buf:
                 st[S_RET] = need
                 return (i << 4) | ST_FLUSH

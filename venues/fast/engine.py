@@ -22,6 +22,7 @@ already forbids callbacks from calling back into the engine.
 from __future__ import annotations
 
 import operator
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +39,7 @@ from venues.matching import ExecReport, ReportKind
 __all__ = ["FastMatchingEngine"]
 
 _FIELDS = ("ts", "order_id", "price", "qty", "action", "side")
+_NEED_ROOM = C.NEED_ROOM
 _GTD = int(TimeInForce.GTD)
 _DAY = int(TimeInForce.DAY)
 _LIMIT = int(OrderType.LIMIT)
@@ -119,26 +121,28 @@ class _Stop:
         return (self.stop_px if self.side > 0 else -self.stop_px, self.seq, self.oid)
 
 
-def _entry(fn, *example) -> Callable:
-    """The compiled entry point of ``fn`` for the types of ``example`` (skips numba's type dispatch)."""
-    fn(*example)
-    for cres in fn.overloads.values():
-        return cres.entry_point
-    raise AssertionError("no overload")
+class _EntryPoints:
+    """Compiled entry points of the kernels the wrapper calls: they skip numba's argument
+    type dispatch (~0.3 us a call); every kernel has one signature, so the types are known."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            fn = getattr(C, name)
+            setattr(self, name, fn.overloads[fn.signatures[0]].entry_point)
 
 
-_EP: dict[str, Callable] = {}
-
-
-def _resolve_entry_points(st, ords, lvls, book, omap, buf) -> None:
-    ev = np.zeros(1, MD_DTYPE)
-    _EP["apply"] = _entry(C.apply_events, st, ords, lvls, book, omap, buf, ev, 0, 0, 0)
-    _EP["top"] = _entry(_top4, st, lvls, book)
+_E = _EntryPoints(
+    ("apply_events", "order_row", "room", "cancel_resting", "queue_ahead", "depth_into", "x_add", "x_remove",
+     "x_market", "x_execute", "x_modify", "x_reprice", "x_trade_print", "x_clear", "x_process")
+)  # fmt: skip
 
 
 @njit("UniTuple(int64, 4)(int64[::1], int64[:, ::1], int64[:, ::1])", cache=True, nogil=True, _nrt=False)
 def _top4(st, lvls, book):
     return st[C.S_BB], C.top_bq(st, lvls, book), st[C.S_BA], C.top_aq(st, lvls, book)
+
+
+_top_ep = _top4.overloads[_top4.signatures[0]].entry_point
 
 
 class FastMatchingEngine:
@@ -173,13 +177,11 @@ class FastMatchingEngine:
         st[C.S_STOP_SELL] = C.I64_MIN
         C.link_free_orders(st, self._ords, 0, cap)
         C.link_free_levels(st, self._lvls, 0, cap)
-        if not _EP:
-            _resolve_entry_points(st, self._ords, self._lvls, self._book, self._omap, self._buf)
         self._stops: dict[int, _Stop] = {}
         self._buy_stops: SortedList = SortedList()
         self._sell_stops: SortedList = SortedList()
         self._timed: dict[int, int | _Stop] = {}  # DAY/GTD: order id -> resting record id, or the stop
-        self._owners: dict[int, int] = {}
+        self._owners: OrderedDict[int, int] = OrderedDict()  # participant id -> owner, for late rejects
         self._seq = 0
         self._in_stops = False
         self._ev_ok: np.ndarray | None = None
@@ -259,23 +261,32 @@ class FastMatchingEngine:
             C.map_rehash(st, old, new)
             self._omap = new
 
-    def _ensure(self, qin: int) -> None:
-        """Capacity for one operation with incoming quantity ``qin``."""
+    def _make_room(self, q: int) -> None:
         st = self._st
         mask = C.grow_mask(st, self._ords, self._lvls, self._book, self._omap)
         if mask:
             self._grow(mask)
-        need = C.buf_need(st, min(max(int(qin), 1), C.I64_MAX // 4))
+        need = C.buf_need(st, q)
         if st[C.S_NBUF] + need > len(self._buf):
             self._flush()
             if need > len(self._buf):
                 C.recount_hidden(st, self._ords, self._lvls, self._book)
-                need = C.buf_need(st, min(max(int(qin), 1), C.I64_MAX // 4))
+                need = C.buf_need(st, q)
                 size = len(self._buf)
                 while size < need:
                     size *= 2
                 if size > len(self._buf):
                     self._buf = np.zeros((size, C.NR), np.int64)
+
+    def _call(self, fn, q: int, *args):
+        """``fn(arrays..., *args)``, making room (grow, flush) and calling again when it asks."""
+        r = fn(self._st, self._ords, self._lvls, self._book, self._omap, self._buf, *args)
+        if r == _NEED_ROOM:
+            self._make_room(q if 0 < q < 1 << 40 else (1 if q <= 0 else 1 << 40))
+            r = fn(self._st, self._ords, self._lvls, self._book, self._omap, self._buf, *args)
+        if self._st[C.S_NBUF]:
+            self._flush()
+        return r
 
     def _flush(self) -> None:
         """Fire the callbacks buffered by compiled code, in order."""
@@ -313,14 +324,14 @@ class FastMatchingEngine:
         owners = self._owners
         owners[oid] = owner
         if len(owners) > _OWNER_MEMORY:
-            del owners[next(iter(owners))]
+            owners.popitem(last=False)  # O(1), as the reference
 
     def _row(self, order_id: Any) -> int:
         """Pool row of a resting order, or -1."""
         oid = _as_int(order_id)
         if oid is None or not _ID_MIN <= oid <= _ID_MAX:
             return -1
-        return int(C.order_row(self._st, self._omap, oid))
+        return int(_E.order_row(self._st, self._omap, oid))
 
     def _rec(self, order_id: Any) -> list[int] | None:
         o = self._row(order_id)
@@ -382,12 +393,11 @@ class FastMatchingEngine:
     def _process(
         self, ts, oid, owner, side, qty, price, otype, tif, display, expire_ts, post_only: bool = False
     ) -> None:
-        self._ensure(qty)
-        a = self._st, self._ords, self._lvls, self._book, self._omap, self._buf
-        rid = C.process(*a, ts, oid, owner, side, qty, price, otype, tif, display, expire_ts, int(bool(post_only)))
+        rid = self._call(
+            _E.x_process, qty, ts, oid, owner, side, qty, price, otype, tif, display, expire_ts, int(bool(post_only))
+        )
         if rid and (tif == _DAY or tif == _GTD):
             self._timed[oid] = int(rid)
-        self._flush()
 
     # -------------------------------------------------------------- order entry
 
@@ -497,7 +507,7 @@ class FastMatchingEngine:
         """Cancel a resting or waiting-stop order (see the reference)."""
         st = self._st
         if self._row(order_id) >= 0:
-            C.cancel_resting(st, self._ords, self._lvls, self._book, self._omap, int(order_id))
+            _E.cancel_resting(st, self._ords, self._lvls, self._book, self._omap, int(order_id))
             owner, price, leaves = int(st[C.S_TOP0]), int(st[C.S_TOP0 + 1]), int(st[C.S_TOP0 + 2])
             self._emit(_CANCEL, ts, order_id, owner, price, leaves, 0, reason)
             return
@@ -558,9 +568,7 @@ class FastMatchingEngine:
                 )  # fmt: skip
                 return
         self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
-        self._ensure(new_l)
-        C.reprice(self._st, self._ords, self._lvls, self._book, self._omap, self._buf, ts, int(order_id), new_p, new_l)
-        self._flush()
+        self._call(_E.x_reprice, new_l, ts, int(order_id), new_p, new_l)
         self._after(ts)
 
     def expire(self, ts: int, day_end: bool = False) -> None:
@@ -587,7 +595,7 @@ class FastMatchingEngine:
                 continue
             del timed[oid]
             if isinstance(obj, int):
-                C.cancel_resting(self._st, self._ords, self._lvls, self._book, self._omap, oid)
+                _E.cancel_resting(self._st, self._ords, self._lvls, self._book, self._omap, oid)
             else:
                 del self._stops[oid]
                 (self._buy_stops if obj.side > 0 else self._sell_stops).remove(obj.key())
@@ -596,40 +604,32 @@ class FastMatchingEngine:
 
     # ------------------------------------------------------- background flow
 
-    def _args(self):
-        return self._st, self._ords, self._lvls, self._book, self._omap, self._buf
-
     def add(self, ts: int, order_id: int, side: int, price: int, qty: int, owner: int = 0) -> None:
         """Add a plain GTC limit order (market data); crossing orders trade first."""
         if qty <= 0:
             return
-        if self._row(order_id) >= 0:
-            self._st[C.S_DUP] += 1
-            return
         if owner:
+            if self._row(order_id) >= 0:
+                self._st[C.S_DUP] += 1
+                return
             self._remember(order_id, owner)
-        self._ensure(qty)
-        C.add(*self._args(), ts, int(order_id), int(side), int(price), int(qty), int(owner))
-        self._flush()
-        self._after(ts)
+        self._call(_E.x_add, qty, ts, int(order_id), int(side), int(price), int(qty), int(owner))
+        if self._stops:
+            self._check_stops(ts)
 
     def remove(self, ts: int, order_id: int, qty: int = 0) -> bool:
         """Reduce a resting order by ``qty`` (0 or >= leaves: delete it); False if unknown."""
-        if self._row(order_id) < 0:
+        oid = _as_int(order_id)
+        if oid is None or not _ID_MIN <= oid <= _ID_MAX:
             self._st[C.S_UNKNOWN] += 1
             return False
-        self._ensure(1)
-        C.remove(*self._args(), ts, int(order_id), int(qty))
-        self._flush()
-        return True
+        return bool(self._call(_E.x_remove, 1, ts, oid, int(qty)))
 
     def market(self, ts: int, side: int, qty: int, owner: int = 0) -> int:
         """Sweep the book with a market order of ``qty``; return the filled quantity."""
         if qty <= 0:
             return 0
-        self._ensure(qty)
-        filled = int(C.market(*self._args(), ts, int(side), int(qty), int(owner)))
-        self._flush()
+        filled = self._call(_E.x_market, qty, ts, int(side), int(qty), int(owner))
         if filled and self._stops:
             self._check_stops(ts)
         return filled
@@ -654,9 +654,7 @@ class FastMatchingEngine:
                 # finds its record emptied and does nothing more).
                 return True
             ahead = False
-        self._ensure(1)
-        C.execute(*self._args(), ts, int(order_id), int(qty), int(price), ahead)
-        self._flush()
+        self._call(_E.x_execute, 1, ts, int(order_id), int(qty), int(price), ahead)
         self._after(ts)
         return True
 
@@ -679,24 +677,18 @@ class FastMatchingEngine:
         if self._row(order_id) < 0:
             self._st[C.S_UNKNOWN] += 1
             return False
-        self._ensure(qty)
-        C.modify(*self._args(), ts, int(order_id), int(price), int(qty))
-        self._flush()
+        self._call(_E.x_modify, qty, ts, int(order_id), int(price), int(qty))
         self._after(ts)
         return True
 
     def trade_print(self, ts: int, price: int, qty: int, aggressor_side: int) -> None:
         """A trade that does not touch the book (see the reference)."""
-        self._ensure(1)
-        C.trade_print(self._st, self._buf, ts, int(price), int(qty), int(aggressor_side))
-        self._flush()
+        self._call(_E.x_trade_print, 1, ts, int(price), int(qty), int(aggressor_side))
         self._after(ts)
 
     def clear(self, ts: int) -> None:
         """Empty the book; participants get CANCEL "book cleared"; waiting stops stay."""
-        self._ensure(1)
-        C.clear(*self._args(), ts)
-        self._flush()
+        self._call(_E.x_clear, 1, ts)
 
     # ---------------------------------------------------------------- hot path
 
@@ -765,7 +757,7 @@ class FastMatchingEngine:
             if ev.dtype != MD_DTYPE or not ev.flags.c_contiguous:
                 raise DataError(f"market data must be a C-contiguous MD_DTYPE array, got {ev.dtype} {ev.flags}")
             self._ev_ok = ev
-        apply = _EP["apply"]
+        apply = _E.apply_events
         st = self._st
         while True:
             code = apply(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, start, stop, mode)
@@ -841,7 +833,7 @@ class FastMatchingEngine:
 
     def top(self) -> tuple[int, int, int, int]:
         """(bid_px, bid_qty, ask_px, ask_qty), zeros for an empty side."""
-        return _EP["top"](self._st, self._lvls, self._book)
+        return _top_ep(self._st, self._lvls, self._book)
 
     def depth(self, side: int, levels: int) -> list[tuple[int, int]]:
         """Up to ``levels`` (price, visible qty) pairs of one side, best first."""
@@ -850,7 +842,7 @@ class FastMatchingEngine:
         n = int(self._st[C.S_NLV + (0 if side > 0 else 1)])
         k = min(n, levels)
         out = np.empty((k, 2), np.int64)
-        C.depth_into(self._st, self._lvls, self._book, 1 if side > 0 else -1, k, out)
+        _E.depth_into(self._st, self._lvls, self._book, 1 if side > 0 else -1, k, out)
         return [tuple(r) for r in out.tolist()]
 
     def level_orders(self, side: int, price: int) -> list[int]:
@@ -861,7 +853,7 @@ class FastMatchingEngine:
         """Visible quantity ahead of this order at its level (-1 if it is not resting)."""
         if self._row(order_id) < 0:
             return -1
-        return int(C.queue_ahead(self._st, self._ords, self._lvls, self._omap, int(order_id)))
+        return int(_E.queue_ahead(self._st, self._ords, self._lvls, self._omap, int(order_id)))
 
     def order_info(self, order_id: int) -> tuple[int, int, int, int] | None:
         """(side, price, visible qty, hidden qty) of a resting order, or None."""
