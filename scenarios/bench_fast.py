@@ -281,8 +281,8 @@ def warm_up_seconds() -> dict[str, float]:
     """JIT warm-up in a fresh process: import + load the cached kernels + a first replay (cache warm)."""
     code = (
         "import time; t=time.perf_counter(); c=time.process_time();"
-        "import numpy as np; from venues.fast import FastMatchingEngine; from venues.fast.replay import replay;"
-        "from kernel.events import empty_events; e=FastMatchingEngine(); replay(empty_events(1), e);"
+        "from venues.fast import FastMatchingEngine; from venues.fast.replay import replay, synthetic_l3;"
+        "e=FastMatchingEngine(); replay(synthetic_l3(1000), e);"
         "print(time.perf_counter()-t, time.process_time()-c)"
     )
     root = Path(__file__).resolve().parents[1]

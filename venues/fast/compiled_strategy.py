@@ -129,7 +129,7 @@ def run_compiled(
     return out
 
 
-@njit
+@njit(cache=True)
 def _process_reports(st, buf, sides, live, nlive, res, cash):
     """Apply the buffered reports about the strategy's orders (fills move position and cash)."""
     for k in range(st[C.S_NBUF]):
@@ -159,7 +159,7 @@ def _process_reports(st, buf, sides, live, nlive, res, cash):
     return nlive, cash
 
 
-@njit
+@njit(cache=True)
 def _run(ev, strategy, state, latency, max_orders):
     st, ords, lvls, book, omap, buf = _new_book(1 << 12)
     n = ev.shape[0]
@@ -274,7 +274,7 @@ def _run(ev, strategy, state, latency, max_orders):
 # ---------------------------------------------------------------- an example
 
 
-@njit
+@njit(cache=True)
 def join_the_touch(ts, bid_px, bid_qty, ask_px, ask_qty, position, cash, state, out):
     """Example strategy: quote one lot at the best bid and ask, re-quoting when the touch moves;
     stop quoting the side that would push |position| past ``state[0]`` (default 10)."""
@@ -303,7 +303,7 @@ def join_the_touch(ts, bid_px, bid_qty, ask_px, ask_qty, position, cash, state, 
     return k
 
 
-@njit
+@njit(cache=True)
 def watch_only(ts, bid_px, bid_qty, ask_px, ask_qty, position, cash, state, out):
     """Example strategy that only reads the book (for timing the wake-up path)."""
     state[0] += ask_px - bid_px
