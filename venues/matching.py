@@ -355,6 +355,7 @@ class MatchingEngine:
         on_trade = self.on_trade
         emit = self._emit
         orders = self._orders
+        own = self._own_resting
         if side > 0:
             levels = self._asks
             prices = self._ask_px
@@ -379,6 +380,7 @@ class MatchingEngine:
                         leaves = vis + rec[2]
                         del queue[roid]
                         del orders[roid]
+                        own.pop(roid, None)
                         lvl[0] -= vis
                         emit(
                             _CANCEL,
@@ -409,6 +411,7 @@ class MatchingEngine:
                             queue[roid] = rec
                         else:
                             del orders[roid]
+                            own.pop(roid, None)
                     reason = f"{_STP_REASON}: decremented by {d} (DECREMENT_BOTH, orders {roid} and {oid})"
                     if vis or hid:
                         emit(_REPLACE, ts, roid, rown, best, vis + hid, vis + hid, reason)
@@ -440,6 +443,8 @@ class MatchingEngine:
                         queue[roid] = rec
                     else:
                         del orders[roid]
+                        if rown:
+                            own.pop(roid, None)
                 if on_trade is not None:
                     on_trade(ts, best, f, side)
                 if rown:
