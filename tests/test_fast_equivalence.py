@@ -246,7 +246,7 @@ _scenario_args = dict(
     p_on_book=st.sampled_from([0.0, 0.01, 0.1]),
 )
 def test_random_trader_scenarios_same_fingerprint(period, depth, trades, p_on_book, **kw):
-    sc = _scenario(**kw, duration="100ms")
+    sc = _scenario(**kw, duration="60ms")
     ref, fast = _run_both(sc, lambda: RandomTrader(period, depth, trades, p_on_book))
     _assert_same(ref, fast)
 
