@@ -986,9 +986,12 @@ class MatchingEngine:
                 if r[_OWN]:
                     ahead.append(r)
         taken = 0
+        orders = self._orders
         for r in ahead:
             if taken >= qty:
                 break
+            if orders.get(r[_OID]) is not r:
+                continue  # a stop triggered by an earlier fill in this loop took it already
             f = min(qty - taken, r[_VIS])
             if f > 0:
                 self.execute(ts, r[_OID], f, r[_PX])
