@@ -28,6 +28,7 @@ class MarketMaker(Strategy):
         self.skew = skew
         self.max_inventory = max_inventory
         self.quotes: dict[Side, Order | None] = {Side.BUY: None, Side.SELL: None}
+        self._acted_at: dict[Side, int] = {Side.BUY: -1, Side.SELL: -1}
         self.iid = -1
         self.requotes = 0
 
@@ -51,18 +52,25 @@ class MarketMaker(Strategy):
         self._quote(Side.SELL, ask if pos > -self.max_inventory and not (reducing and pos <= 0) else None)
 
     def _quote(self, side: Side, price: int | None) -> None:
+        now = self.ctx.now()
+        if self._acted_at[side] == now:
+            # One action per side per instant: with zero latencies our own requote changes
+            # the book we react to at the same timestamp, and would chase itself forever.
+            return
         order = self.quotes[side]
         if order is not None and order.is_terminal:
             order = self.quotes[side] = None
         if price is None or price <= 0:
-            if order is not None:
-                self.ctx.cancel(order)
+            if order is not None and self.ctx.cancel(order):
+                self._acted_at[side] = now
             return
         if order is None:
             new = self.ctx.submit(self.iid, side, self.qty, price, post_only=True, tag="quote")
             self.quotes[side] = None if new.is_terminal else new
+            self._acted_at[side] = now
         elif order.price != price and self.ctx.modify(order, price=price):
             self.requotes += 1
+            self._acted_at[side] = now
 
     def on_order_event(self, order: Order, report: ExecReport | None) -> None:
         if order.is_terminal and self.quotes.get(order.side) is order:

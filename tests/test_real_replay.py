@@ -9,7 +9,7 @@ from scenarios.loader import load_scenario
 from scenarios.runner import Run
 
 # Golden fingerprint of the bundled lobster_aapl scenario; update only on purpose.
-GOLDEN_LOBSTER_AAPL = "3c7dcf1adaf4fa7dc14f7b88a45641dca43b1e7b3dc1100cc16a52be101254d3"
+GOLDEN_LOBSTER_AAPL = "dfb4e8cabf502d66bc65ae38723427d06839c76d103eeb526ed7f13342d213b6"
 
 
 @pytest.fixture
