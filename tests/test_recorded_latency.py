@@ -121,6 +121,7 @@ class Recorder(Strategy):
 SCENARIO = """
 name = "recorded"
 seed = 1
+engine = "{engine}"
 start = "{start}"
 duration = "1s"
 [[instruments]]
@@ -145,18 +146,21 @@ enabled = false
 """
 
 
-def scenario(path: Path, market_data: str = '{ kind = "recorded" }', kind: str = "dbn", params: str = ""):
+def scenario(
+    path: Path, market_data: str = '{ kind = "recorded" }', kind: str = "dbn", params: str = "", engine: str = "fast"
+):
     text = SCENARIO.format(
-        start="2023-12-25T23:00:01", market_data=market_data, kind=kind, path=path.name, params=params
+        start="2023-12-25T23:00:01", market_data=market_data, kind=kind, path=path.name, params=params, engine=engine
     )
     sc = parse_scenario(text, "<test>")
     sc._base_dir = path.parent
     return sc
 
 
-def test_book_updates_reach_the_strategy_at_their_receive_time(tape_file: Path) -> None:
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_book_updates_reach_the_strategy_at_their_receive_time(tape_file: Path, engine: str) -> None:
     rec = Recorder()
-    run = Run(scenario(tape_file), strategy=rec)
+    run = Run(scenario(tape_file, engine=engine), strategy=rec)
     run.run()
     got = [(now - T0, book.ts - T0, book.bid_px, book.bid_qty, book.ask_px, book.ask_qty) for now, book in rec.books]
     # Each update at its exchange time, delivered at the receive time of the event that made it.

@@ -184,9 +184,9 @@ class RecordedLatency:
     * the venue says which chunk it starts applying (:meth:`use`) and, before a
       book update caused by market data, which event caused it (:meth:`mark`);
     * a delivery at exchange time ``ts`` then takes :meth:`delay_at`: the marked
-      event's delay when its ts is ``ts``; otherwise (trade prints, book updates
-      recorded by the fast engine, book changes our own orders caused) the delay
-      of the last event of the chunk with a ts <= ``ts`` - the same thing unless
+      event's delay when its ts is ``ts``; otherwise (trade prints, book changes
+      our own orders caused) the delay of the last event of the chunk with a
+      ts <= ``ts`` - the same thing unless
       one exchange time spans packets received at different times (307 of the
       62,607 events of the ESH4 sample); 0 before any data.
 
