@@ -34,7 +34,7 @@ from kernel.errors import DataError
 from kernel.events import MD_DTYPE
 from kernel.orders import OrderType, STPMode, TimeInForce
 from venues.fast import core as C
-from venues.matching import ExecReport, ReportKind
+from venues.matching import ExecReport, ReportKind, order_fields_problem
 
 __all__ = ["FastMatchingEngine"]
 
@@ -402,43 +402,13 @@ class FastMatchingEngine:
     # -------------------------------------------------------------- order entry
 
     def _validate(self, ts, order_id, side, qty, price, order_type, tif, stop_price, post_only, display_qty, expire_ts):
-        oid = order_id
-        if _as_int(order_id) is None:
-            return f"order_id must be an integer, got {order_id!r}"
-        if side not in (1, -1) or isinstance(side, bool):
-            return f"order {oid}: unknown side {side!r} (expected 1 buy or -1 sell)"
-        try:
-            ot = OrderType(order_type)
-        except ValueError:
-            return f"order {oid}: unknown order_type {order_type!r}"
-        try:
-            TimeInForce(tif)
-        except ValueError:
-            return f"order {oid}: unknown tif {tif!r}"
-        q = _as_int(qty)
-        if q is None or q <= 0:
-            return f"order {oid}: qty must be a positive integer, got {qty!r}"
-        if ot == OrderType.LIMIT or ot == OrderType.STOP_LIMIT:
-            p = _as_int(price)
-            if p is None or p <= 0:
-                return f"order {oid}: price must be a positive integer for {ot.name} orders, got {price!r}"
-        if ot == OrderType.STOP or ot == OrderType.STOP_LIMIT:
-            sp = _as_int(stop_price)
-            if sp is None or sp <= 0:
-                return f"order {oid}: {ot.name} order requires a positive integer stop_price, got {stop_price!r}"
-        d = _as_int(display_qty)
-        if d is None or d < 0 or d > q:
-            return f"order {oid}: display_qty must be an integer between 0 and qty {q}, got {display_qty!r}"
-        if post_only and ot != OrderType.LIMIT:
-            return f"order {oid}: post_only requires a LIMIT order, got {ot.name}"
-        if tif == _GTD and ot != OrderType.MARKET:
-            e = _as_int(expire_ts)
-            if e is None or e <= 0:
-                return f"order {oid}: GTD order requires expire_ts, got {expire_ts!r}"
-            if e <= ts:
-                return f"order {oid}: GTD expire_ts {e} is not after ts {ts}"
+        problem = order_fields_problem(
+            ts, order_id, side, qty, price, order_type, tif, stop_price, post_only, display_qty, expire_ts
+        )
+        if problem:
+            return problem
         if self._row(order_id) >= 0 or order_id in self._stops or order_id in self._owners:
-            return f"order {oid}: duplicate order id {oid}"
+            return f"order {order_id}: duplicate order id {order_id}"
         return ""
 
     def submit(
