@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+import kernel.jit  # noqa: F401  (numba cache location; before any @njit(cache=True))
 from kernel.events import ADD, CANCEL, EXECUTE, F_LAST, TRADE
 
 # Flags, as in adapters.feeds.itch (repeated here: that module imports this one).

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+import kernel.jit  # noqa: F401  (numba cache location; before any @njit(cache=True))
 from adapters.feeds.itch_encoder import encode_message, frame
 
 _TYPES = "AFECXDUPQI"

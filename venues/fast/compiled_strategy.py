@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+import kernel.jit  # noqa: F401  (numba cache location; before any @njit(cache=True))
 from venues.fast import core as C
 
 LIMIT = 1

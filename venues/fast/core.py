@@ -44,6 +44,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, typeof, types
 
+import kernel.jit  # noqa: F401  (numba cache location; before any @njit(cache=True))
 from kernel.events import MD_DTYPE
 
 # ----------------------------------------------------------------- layout

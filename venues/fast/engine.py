@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 from sortedcontainers import SortedList
 
+import kernel.jit  # noqa: F401  (numba cache location; before any @njit(cache=True))
 from kernel.errors import DataError
 from kernel.events import MD_DTYPE
 from kernel.orders import OrderType, STPMode, TimeInForce
