@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
+from heapq import heappop
 from typing import Any
 
 import numpy as np
@@ -33,16 +34,30 @@ PRIO_TIMER = 3  # strategy timers
 
 
 class _Call(Event):
-    """A pre-triggered simpy event that invokes one callback."""
+    """A pre-triggered simpy event that runs ``fn(*args)`` at ``ts``.
 
-    __slots__ = ()
+    :meth:`Kernel.run` runs these itself (what ``env.step`` would do for them,
+    without the call); other events, such as simpy processes, go through
+    ``env.step``.
+    """
 
-    def __init__(self, env: simpy.Environment, fn: Callable[[Event], None]) -> None:
+    __slots__ = ("ts", "fn", "args", "clock")
+
+    def __init__(self, env: simpy.Environment, clock: SimClock, ts: int, fn: Callable[..., Any], args: tuple) -> None:
         self.env = env
-        self.callbacks = [fn]
+        self.callbacks = [_fire]
         self._ok = True
         self._value = None
         self._defused = False
+        self.ts = ts
+        self.fn = fn
+        self.args = args
+        self.clock = clock
+
+
+def _fire(event: _Call) -> None:
+    event.clock._now = event.ts
+    event.fn(*event.args)
 
 
 class _Feed:
@@ -130,14 +145,8 @@ class Kernel:
         delay = ts - env.now
         if delay < 0:
             raise ValueError(f"cannot schedule at {ts}: the kernel is already at {env.now}")
-        clock = self.clock
-
-        def fire(_event: Event) -> None:
-            clock._now = ts
-            fn(*args)
-
         self.scheduled_calls += 1
-        env.schedule(_Call(env, fire), priority, delay)
+        env.schedule(_Call(env, self.clock, ts, fn, args), priority, delay)
 
     def call_after(self, delay_ns: int, fn: Callable[..., Any], *args: Any, priority: int = PRIO_DELIVERY) -> None:
         """Run ``fn(*args)`` ``delay_ns`` after the current time."""
@@ -196,7 +205,15 @@ class Kernel:
             elif queue and t_heap <= end:
                 if until_data_end and feed is None and t_heap > clock._now:
                     break
-                env.step()
+                event = queue[0][3]
+                if type(event) is _Call:  # env.step() for a call, inlined
+                    heappop(queue)
+                    env._now = t_heap
+                    event.callbacks = None
+                    clock._now = event.ts
+                    event.fn(*event.args)
+                else:
+                    env.step()
             else:
                 break
         for f in feeds:

@@ -127,8 +127,12 @@ class Portfolio:
 
     def mark(self, instrument: int, price: int, ts: int) -> None:
         """Set the mark-to-market price (ticks) of ``instrument``."""
-        self._book(instrument).mark = price
-        self._update_drawdown(ts)
+        book = self._book(instrument)
+        book.mark = price
+        if book.position:
+            self._update_drawdown(ts)
+        else:
+            self.last_ts = ts  # flat: the mark moves no PnL, so peak and drawdown stay
 
     def _update_drawdown(self, ts: int) -> None:
         self.last_ts = ts
@@ -170,7 +174,13 @@ class Portfolio:
     def unrealized_pnl(self, instrument: int | None = None) -> float:
         """``(mark - avg) * pos * tick_value``; 0 for an instrument never marked."""
         if instrument is None:
-            return sum(b.unrealized() for b in self._books.values())
+            total = 0  # as sum(): int 0 plus each book's float, in book order
+            for b in self._books.values():
+                if b.mark is not None and b.position:
+                    total += (b.mark - b.avg) * b.position * b.tick_value
+                else:
+                    total += 0.0
+            return total
         book = self._books.get(instrument)
         return 0.0 if book is None else book.unrealized()
 

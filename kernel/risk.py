@@ -224,8 +224,10 @@ class RiskEngine:
 
     def drawdown(self) -> float:
         """Current drawdown of net PnL from its peak (since the last reset)."""
+        return self._drawdown_at(self.portfolio.net_pnl)
+
+    def _drawdown_at(self, net: float) -> float:
         p = self.portfolio
-        net = p.net_pnl
         if self._reset_peak is None:
             return max(0.0, p.peak_pnl - net)
         # A new all-time portfolio peak after the reset is the true peak since
@@ -244,8 +246,13 @@ class RiskEngine:
         if self.state == TradingState.HALTED:
             return None
         lim = self.limits
-        daily = self.daily_pnl()
-        dd = self.drawdown()
+        if lim.max_daily_loss is None and lim.max_drawdown is None and lim.reducing_drawdown is None:
+            if self._reset_peak is not None:
+                self.drawdown()  # keeps the peak seen since the reset up to date
+            return None
+        net = self.portfolio.net_pnl
+        daily = net - self._day_base
+        dd = self._drawdown_at(net)
         if lim.max_daily_loss is not None and daily <= -lim.max_daily_loss:
             self._move(
                 TradingState.HALTED, ts, f"daily loss {-daily:.2f} reached max_daily_loss {lim.max_daily_loss:.2f}"

@@ -5,8 +5,10 @@ wake-up schedule (exponential inter-arrival times with the agent's own mean),
 a computation delay and one latency per venue (a row of the latency matrix).
 A population keeps its agents' state in plain lists indexed by the agent
 number - no Python object per agent or per message - and merges its agents'
-wake-ups and in-flight messages in one heap, so the population's process
-sleeps (``env.timeout``) exactly once per distinct event time.
+wake-ups and in-flight messages in one heap. The agent market runs all
+populations in one simpy process (:meth:`~venues.agents.market.AgentMarket._drive`)
+that hands the run to the population with the earliest entry and sleeps
+(``env.timeout``) only when something else in the run comes first.
 
 An agent decides at its wake-up on the book as it is then (top of book read
 directly from the venue's matching engine) and its message reaches the venue
@@ -239,14 +241,20 @@ class Population:
                 self.live.pop(r[2], None)
 
     # -- the process ------------------------------------------------------------------
-    def process(self):
-        """The population's simpy process: sleep until the next wake-up or message arrival.
+    def steps(self):
+        """The population's part of the agent market's one simpy process (see
+        :meth:`AgentMarket._drive`): a generator that processes this population's
+        entries in time order and, when its next entry is not first in the run,
+        yields that entry's time and waits to be resumed with a new ``limit``.
 
-        With a ``horizon`` (the kernel's event queue and market-data feeds, supplied
-        by the composition root) the process goes on to its next entry without a
-        simpy round trip when that entry comes strictly before anything else in
-        the run (the queue's first event, any feed's next event): nothing else can
-        happen in between, so the order of events is the same, only cheaper.
+        Resumed with ``limit`` (a time), it goes on with every entry strictly before
+        ``limit`` (the other populations' next entries, made strict or not by the
+        driver's tie rule) and strictly before the kernel's own horizon - its event
+        queue's first event and any market-data feed's next event, read live because
+        this population's own actions schedule kernel events. Nothing else in the
+        run can happen in between, so the order of events is the one a simpy round
+        trip per entry time would give, only cheaper. Without a horizon every new
+        entry time goes back to the driver.
         """
         env = self.market.kernel.env
         clock = self.market.kernel.clock
@@ -279,22 +287,28 @@ class Population:
         inf = math.inf
         wakeups = self.wakeups  # counters kept in locals, written back before every yield
         sent = self.sent
+        limit = -1  # the first time found is handed to the driver
         while heap:
             t = heap[0][0]
             if t >= end:
                 break
+            if t >= limit:
+                self.wakeups, self.sent = wakeups, sent
+                limit = yield t
+                continue
             if t > env._now:
                 if queue is None:
                     self.wakeups, self.sent = wakeups, sent
-                    yield env.timeout(t - env._now)
-                else:
-                    h = queue[0][0] if queue else inf
-                    for f in feeds:
-                        if f.next_ts < h:
-                            h = f.next_ts
-                    if t >= h:
-                        self.wakeups, self.sent = wakeups, sent
-                        yield env.timeout(t - env._now)
+                    limit = yield t
+                    continue
+                h = queue[0][0] if queue else inf
+                for f in feeds:
+                    if f.next_ts < h:
+                        h = f.next_ts
+                if t >= h:
+                    self.wakeups, self.sent = wakeups, sent
+                    limit = yield t
+                    continue
             if t > clock._now:
                 clock._now = t  # as the kernel's own loop advances it
             while heap and heap[0][0] <= t:
