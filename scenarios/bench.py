@@ -85,6 +85,9 @@ def run_benchmarks(scenario_name: str | None = None, repeat: int = 1, duration: 
     }
 
 
+AGENT_MESSAGES_FLOOR = 150_000  # issue floor: agent messages/s on the bundled market
+
+
 def agent_benchmarks(
     scenario_name: str = "agents_1000", duration: str | None = "6.5h", repeat: int = 1
 ) -> dict[str, Any]:
@@ -134,8 +137,20 @@ def agent_benchmarks(
                 "fingerprint": s["fingerprint"],
             }
         )
+    floor = AGENT_MESSAGES_FLOOR
     return {
         "results": results,
+        "floor": {
+            "messages_per_second": floor,
+            "anchor": "10x ABIDES (~14k kernel messages/s; ABIDES counts wake-ups as messages)",
+            "met": {
+                r["name"]: {
+                    "agent_messages": r["messages_per_second"] >= floor,
+                    "with_wakeups": r["events_with_wakeups_per_second"] >= floor,
+                }
+                for r in results
+            },
+        },
         "peak_rss_mb": _peak_rss_mb(),
         "python": platform.python_version(),
         "machine": platform.machine(),

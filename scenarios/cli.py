@@ -100,6 +100,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     f"  ({row['messages_per_cpu_second']:,}/cpu-s; {row['events_with_wakeups_per_second']:,}/s incl."
                     f" {row['agent_wakeups']:,} wake-ups; {row['seconds']} s)"
                 )
+            floor = report["floor"]
+            print(f"floor: {floor['messages_per_second']:,} msgs/s ({floor['anchor']})")
+            for name, met in floor["met"].items():
+                print(
+                    f"  {name}: agent messages {'met' if met['agent_messages'] else 'NOT met'}, "
+                    f"counting wake-ups {'met' if met['with_wakeups'] else 'NOT met'}"
+                )
             print(f"peak_rss_mb: {report['peak_rss_mb']}")
         return 0
     if args.fast:

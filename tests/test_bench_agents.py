@@ -28,3 +28,19 @@ def test_cli_bench_agents_json(capsys):
         "agents_1000 10s, with strategy",
         "agents_1000 10s, no strategy",
     ]
+
+
+def test_floor_verdict_follows_the_measured_rates():
+    report = agent_benchmarks("agents_1000", "10s")
+    floor = report["floor"]
+    assert floor["messages_per_second"] == 150_000
+    for r in report["results"]:
+        met = floor["met"][r["name"]]
+        assert met["agent_messages"] == (r["messages_per_second"] >= 150_000)
+        assert met["with_wakeups"] == (r["events_with_wakeups_per_second"] >= 150_000)
+
+
+def test_cli_bench_agents_prints_the_floor(capsys):
+    assert main(["bench", "--agents", "--duration", "10s"]) == 0
+    out = capsys.readouterr().out
+    assert "floor: 150,000 msgs/s" in out and "agents_1000 10s, no strategy: agent messages" in out

@@ -12,9 +12,9 @@ eight owners so that STP fires. Invariants are checked after *every* action:
   with the engine's own structural ``check_integrity``);
 * per order, at the end: accepted quantity == filled + removed + still open.
 
-The total is ``PARITY_STRESS_ORDERS`` actions (default 4,000,000, split into
-``PARITY_STRESS_SHARDS`` = 40 seeds); ``PARITY_STRESS_ORDERS=10000000`` runs
-the full 10 M (``parity bench --stress`` prints the throughput).
+The total is ``PARITY_STRESS_ORDERS`` actions (default 10,000,000, split into
+``PARITY_STRESS_SHARDS`` = 40 seeds of 250,000; ``parity bench --stress`` prints
+the throughput).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from venues.stressflow import run_shard
 
 pytestmark = pytest.mark.stress
 
-TOTAL = int(os.environ.get("PARITY_STRESS_ORDERS", "4000000"))
+TOTAL = int(os.environ.get("PARITY_STRESS_ORDERS", "10000000"))
 SHARDS = int(os.environ.get("PARITY_STRESS_SHARDS", "40"))
 
 

@@ -37,6 +37,8 @@ from venues.agents.populations import KINDS, InformedTraders, Population, ValueT
 from venues.matching import MatchingEngine
 
 AGENT_OWNER_BASE = 1000
+# simpy's event priorities: a process starts URGENT, a timeout fires NORMAL.
+_URGENT, _NORMAL = 0, 1
 AGENT_ORDER_BASE = 3 << 60
 
 _STP = {
@@ -148,8 +150,10 @@ class AgentMarket:
             for ref in refs:
                 self._wrap(ref.engine)
         env = kernel.env
+        self._heads: list[list] = []
         if self.populations:
-            env.process(self._drive())
+            # As a simpy process would start: now, before everything else at this time.
+            kernel.call_at(env.now, self._start, priority=_URGENT)
         # Sample every book agents trade on (tests and reports read the samples).
         for name, per in books.items():
             for iid, (engine, _) in per.items():
@@ -250,38 +254,43 @@ class AgentMarket:
         self.flow_batches += 1
         log.clear()
 
-    def _drive(self):
-        """The one simpy process of all populations: resume the population whose next
-        entry is earliest (ties: population order) with the time up to which it may go
-        on alone; sleep only when the kernel has something earlier (or as early).
+    def _start(self) -> None:
+        for k, pop in enumerate(self.populations):
+            gen = pop.steps()
+            try:
+                self._heads.append([next(gen), k, gen])
+            except StopIteration:
+                pass
+        self._advance()
 
-        One process instead of one per population: a population hands over to another
-        with a generator resume rather than a simpy timeout, step and resume.
+    def _advance(self) -> None:
+        """Run the agents up to the kernel's next event: resume the population whose
+        next entry is earliest (ties: population order) with the time up to which it
+        may go on alone; when the kernel has something earlier (or as early), schedule
+        this again at the earliest entry and return.
+
+        The continuation is a plain kernel call at simpy's NORMAL priority, so it is
+        ordered exactly as a process's ``env.timeout`` would be, without a simpy
+        process; populations hand over to each other with a generator resume.
         """
         env = self.kernel.env
         queue, feeds = self.horizon if self.horizon is not None else (None, ())
         inf = math.inf
-        heads: list[list] = []  # [next entry time, population index, generator]
-        for k, pop in enumerate(self.populations):
-            gen = pop.steps()
-            try:
-                heads.append([next(gen), k, gen])
-            except StopIteration:
-                pass
+        heads = self._heads
         while heads:
             best = min(heads)  # (time, index): indexes are unique, generators never compared
             t, k = best[0], best[1]
             if t > env._now:
                 if queue is None:
-                    yield env.timeout(t - env._now)
-                    continue
+                    self.kernel.call_at(t, self._advance, priority=_NORMAL)
+                    return
                 h = queue[0][0] if queue else inf
                 for f in feeds:
                     if f.next_ts < h:
                         h = f.next_ts
                 if t >= h:
-                    yield env.timeout(t - env._now)
-                    continue
+                    self.kernel.call_at(t, self._advance, priority=_NORMAL)
+                    return
             limit = inf
             for other in heads:
                 if other is not best:
