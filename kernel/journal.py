@@ -63,7 +63,8 @@ class Journal:
     def market_data(self, events: np.ndarray) -> None:
         """Journal a batch of applied market-data events (canonical dtype array)."""
         if len(events):
-            self._market.update(np.ascontiguousarray(events).tobytes())
+            # The array's own buffer (no tobytes() copy): the same bytes, half the cost.
+            self._market.update(memoryview(np.ascontiguousarray(events)).cast("B"))
             self.market_events += len(events)
 
     def fingerprint(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from heapq import heappop
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -146,7 +146,8 @@ class Kernel:
         if delay < 0:
             raise ValueError(f"cannot schedule at {ts}: the kernel is already at {env.now}")
         self.scheduled_calls += 1
-        env.schedule(_Call(env, self.clock, ts, fn, args), priority, delay)
+        # env.schedule(event, priority, delay), inlined: the same (time, priority, eid) key.
+        heappush(env._queue, (ts, priority, next(env._eid), _Call(env, self.clock, ts, fn, args)))
 
     def call_after(self, delay_ns: int, fn: Callable[..., Any], *args: Any, priority: int = PRIO_DELIVERY) -> None:
         """Run ``fn(*args)`` ``delay_ns`` after the current time."""

@@ -43,6 +43,8 @@ def engine_class(engine: str | Callable[..., Any]) -> Callable[..., Any]:
 
         return FastMatchingEngine
     raise ValueError(f"unknown matching engine {engine!r} (expected one of {ENGINES})")
+
+
 _TERMINAL_KINDS = (ReportKind.CANCEL, ReportKind.EXPIRE)
 # venues.fast.core mode bits / statuses (literal here: the reference path never imports numba)
 _M_WATCH, _M_RECORD_TOP, _M_BOUND = 1, 2, 4
@@ -60,16 +62,21 @@ def min_latency_ns(model: LatencyModel) -> int:
 class _Channel:
     """A FIFO delay line: deliveries never overtake each other."""
 
-    __slots__ = ("model", "last", "at")
+    __slots__ = ("model", "last", "at", "const")
 
     def __init__(self, model: LatencyModel) -> None:
         self.model = model
         self.last = 0
         # A recorded latency (venues.latency.RecordedLatency) gives the delay of the event at ts.
         self.at = model.delay_at if isinstance(model, RecordedLatency) else None
+        self.const = model.ns if type(model) is ConstantLatency else None  # no sample() call
 
     def arrival(self, ts: int) -> int:
-        t = ts + (self.model.sample() if self.at is None else self.at(ts))
+        const = self.const
+        if const is not None:
+            t = ts + const
+        else:
+            t = ts + (self.model.sample() if self.at is None else self.at(ts))
         if t < self.last:
             t = self.last
         self.last = t
@@ -241,9 +248,10 @@ class SimulatedVenue:
     def _make_top_hook(self, instrument: int):
         """Fast engines: a recorded top change, published as :meth:`_publish_if_changed` would."""
         last_top = self._last_top
+        recorded = self._recorded
+        arrival = self._md.arrival
 
         def on_top(ts: int, bid_px: int, bid_qty: int, ask_px: int, ask_qty: int, index: int) -> None:
-            recorded = getattr(self, "_recorded", None)
             if recorded is not None:
                 recorded.mark(index)  # the event that caused it (as the reference path does)
             top = (bid_px, bid_qty, ask_px, ask_qty)
@@ -251,7 +259,7 @@ class SimulatedVenue:
                 return
             last_top[instrument] = top
             book = BookTop(ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ())
-            self.kernel.call_at(self._md.arrival(ts), self.bus.publish_book, book, priority=PRIO_DELIVERY)
+            self.kernel.call_at(arrival(ts), self.bus.publish_book, book, priority=PRIO_DELIVERY)
 
         return on_top
 
