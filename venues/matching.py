@@ -188,6 +188,26 @@ def _side_name(side: int) -> str:
     return "bid" if side > 0 else "ask"
 
 
+def amend_fields_problem(
+    order_id, new_price, new_qty, price: int, leaves: int, stop_without_limit: bool
+) -> tuple[str, int, int]:
+    """Check an amend of a working order (current ``price`` and ``leaves``):
+    ``(reject reason or "", new price, new leaves)``. ``stop_without_limit``: the order
+    is a waiting STOP, which has no limit price. Shared by the reference and the fast
+    engine so both refuse alike."""
+    q = _as_int(new_qty) if new_qty is not None else leaves
+    p = _as_int(new_price) if new_price is not None else price
+    if new_price is None and new_qty is None:
+        return f"amend rejected: order {order_id}: nothing to change (new_price and new_qty are None)", 0, 0
+    if q is None or q <= 0:
+        return f"amend rejected: order {order_id}: new_qty must be a positive integer, got {new_qty!r}", 0, 0
+    if p is None or p <= 0:
+        return f"amend rejected: order {order_id}: new_price must be a positive integer, got {new_price!r}", 0, 0
+    if new_price is not None and stop_without_limit:
+        return f"amend rejected: order {order_id}: a STOP order has no limit price to amend", 0, 0
+    return "", p, q
+
+
 def order_fields_problem(
     ts: int, order_id, side, qty, price, order_type, tif, stop_price, post_only, display_qty, expire_ts
 ) -> str:
@@ -767,22 +787,12 @@ class MatchingEngine:
             owner, side, price, leaves = rec[_OWN], rec[_SIDE], rec[_PX], rec[_VIS] + rec[_HID]
         else:
             owner, side, price, leaves = st.owner, st.side, st.price, st.qty
-        q = _as_int(new_qty) if new_qty is not None else leaves
-        p = _as_int(new_price) if new_price is not None else price
-        bad = ""
-        if new_price is None and new_qty is None:
-            bad = f"amend rejected: order {order_id}: nothing to change (new_price and new_qty are None)"
-        elif q is None or q <= 0:
-            bad = f"amend rejected: order {order_id}: new_qty must be a positive integer, got {new_qty!r}"
-        elif p is None or p <= 0:
-            bad = f"amend rejected: order {order_id}: new_price must be a positive integer, got {new_price!r}"
-        elif new_price is not None and st is not None and st.otype == _STOP:
-            bad = f"amend rejected: order {order_id}: a STOP order has no limit price to amend"
+        bad, new_p, new_l = amend_fields_problem(
+            order_id, new_price, new_qty, price, leaves, st is not None and st.otype == _STOP
+        )
         if bad:
             self._emit(_REJECT, ts, order_id, owner, price, leaves, leaves, bad)
             return
-        new_p = p
-        new_l = q
         if st is not None:
             st.price = new_p
             st.qty = new_l

@@ -33,7 +33,7 @@ from kernel.loop import Kernel
 from kernel.orders import STPMode
 from venues.agents.config import AgentPopulationConfig, AgentVenueConfig, duration_ns, validate_params
 from venues.agents.fundamental import Fundamental, FundamentalParams
-from venues.agents.populations import KINDS, InformedTraders, Population, ValueTraders
+from venues.agents.populations import KINDS, InformedTraders, Population, ValueTraders, kernel_horizon
 from venues.matching import MatchingEngine
 
 AGENT_OWNER_BASE = 1000
@@ -280,17 +280,9 @@ class AgentMarket:
         while heads:
             best = min(heads)  # (time, index): indexes are unique, generators never compared
             t, k = best[0], best[1]
-            if t > env._now:
-                if queue is None:
-                    self.kernel.call_at(t, self._advance, priority=_NORMAL)
-                    return
-                h = queue[0][0] if queue else inf
-                for f in feeds:
-                    if f.next_ts < h:
-                        h = f.next_ts
-                if t >= h:
-                    self.kernel.call_at(t, self._advance, priority=_NORMAL)
-                    return
+            if t > env._now and (queue is None or t >= kernel_horizon(queue, feeds)):
+                self.kernel.call_at(t, self._advance, priority=_NORMAL)
+                return
             limit = inf
             for other in heads:
                 if other is not best:

@@ -59,6 +59,16 @@ _LOG_FLUSH = 4096  # journal the message log every 4096 messages
 _TWO_PI = 2.0 * math.pi
 
 
+def kernel_horizon(queue: list, feeds: list) -> float:
+    """Time of the kernel's next event: its event queue's first entry or any feed's next
+    market-data event (:meth:`Population.steps` inlines this in its hot loop)."""
+    h = queue[0][0] if queue else math.inf
+    for f in feeds:
+        if f.next_ts < h:
+            h = f.next_ts
+    return h
+
+
 class _P(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -21,7 +21,6 @@ already forbids callbacks from calling back into the engine.
 
 from __future__ import annotations
 
-import operator
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,7 +34,14 @@ from kernel.errors import DataError
 from kernel.events import MD_DTYPE
 from kernel.orders import OrderType, STPMode, TimeInForce
 from venues.fast import core as C
-from venues.matching import ExecReport, ReportKind, order_fields_problem
+from venues.matching import (
+    ExecReport,
+    ReportKind,
+    _as_int,
+    _side_name,
+    amend_fields_problem,
+    order_fields_problem,
+)
 
 __all__ = ["FastMatchingEngine"]
 
@@ -85,19 +91,6 @@ def _reason(code: int, px: int, a1: int, a2: int, a3: int) -> str:
     if code == C.RS_IOC:
         return f"IOC order {a1}: unfilled remainder {a2} cancelled"
     raise AssertionError(f"unknown reason code {code}")
-
-
-def _as_int(x: Any) -> int | None:
-    if isinstance(x, bool):
-        return None
-    try:
-        return operator.index(x)
-    except TypeError:
-        return None
-
-
-def _side_name(side: int) -> str:
-    return "bid" if side > 0 else "ask"
 
 
 class _Stop:
@@ -508,22 +501,12 @@ class FastMatchingEngine:
             owner, side, price, leaves = rec[C.O_OWN], rec[C.O_SIDE], rec[C.O_PX], rec[C.O_VIS] + rec[C.O_HID]
         else:
             owner, side, price, leaves = st.owner, st.side, st.price, st.qty
-        q = _as_int(new_qty) if new_qty is not None else leaves
-        p = _as_int(new_price) if new_price is not None else price
-        bad = ""
-        if new_price is None and new_qty is None:
-            bad = f"amend rejected: order {order_id}: nothing to change (new_price and new_qty are None)"
-        elif q is None or q <= 0:
-            bad = f"amend rejected: order {order_id}: new_qty must be a positive integer, got {new_qty!r}"
-        elif p is None or p <= 0:
-            bad = f"amend rejected: order {order_id}: new_price must be a positive integer, got {new_price!r}"
-        elif new_price is not None and st is not None and st.otype == _STOP:
-            bad = f"amend rejected: order {order_id}: a STOP order has no limit price to amend"
+        bad, new_p, new_l = amend_fields_problem(
+            order_id, new_price, new_qty, price, leaves, st is not None and st.otype == _STOP
+        )
         if bad:
             self._emit(_REJECT, ts, order_id, owner, price, leaves, leaves, bad)
             return
-        new_p = p
-        new_l = q
         if st is not None:
             st.price = new_p
             st.qty = new_l
