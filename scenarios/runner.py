@@ -19,7 +19,7 @@ from kernel.clock import NS_PER_S, parse_duration
 from kernel.context import Context
 from kernel.errors import ScenarioError
 from kernel.instruments import Instrument
-from kernel.loop import PRIO_DELIVERY, Kernel
+from kernel.loop import PRIO_DELIVERY, PRIO_VENUE, Kernel
 from kernel.marketdata import MarketDataBus
 from kernel.oms import OMS
 from kernel.orders import Order, STPMode
@@ -166,6 +166,14 @@ class Run:
             raise ScenarioError(f"venues.{cfg.name}.fees: {exc}") from exc
         instruments = {self.by_symbol[s].id: self.by_symbol[s] for s in cfg.instruments}
         venue = SimulatedVenue(cfg.name, instruments, latency, fees, _STP[cfg.stp], engine=self.scenario.engine)
+        recorded = any(d.venue == cfg.name and d.kind != "synthetic" for d in self.scenario.data)
+        if cfg.crossing_adds == "rest" or (cfg.crossing_adds == "auto" and recorded):
+            venue.rest_crossing_adds(True)
+        if cfg.crossing_adds == "auto" and recorded:
+            # The events before the start rebuild the exchange's book (pre-open, auctions: it did
+            # not match them); from the start on the strategy's fills can leave liquidity in the
+            # book that history took (docs/replay.md, rule 3), which a crossing add then trades.
+            self.kernel.call_at(self.start_ns, venue.rest_crossing_adds, False, priority=PRIO_VENUE)
         venue.attach(self.kernel, self.oms, self.bus)
         return venue
 

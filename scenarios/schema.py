@@ -43,6 +43,15 @@ class VenueConfig(_Strict):
     adapter: Literal["sim", "ibkr"] = Field(
         default="sim", description="who serves this venue in mode = 'live' (sim mode simulates every venue)"
     )
+    crossing_adds: Literal["auto", "match", "rest"] = Field(
+        default="auto",
+        description=(
+            "market-data adds / modifies that cross the book: 'match' trades them (synthetic order flow), "
+            "'rest' leaves them resting as the exchange's book shows them (recorded data: auctions, "
+            "pre-open); 'auto': with a recorded (not synthetic) [[data]] source, rest before the start "
+            "(rebuilding the exchange's book) and match from the start on, else match"
+        ),
+    )
 
 
 class DataConfig(_Strict):

@@ -183,15 +183,45 @@ def test_both_fill_conventions_give_the_same_tops(session: tuple[np.ndarray, Dbn
 
 
 def test_the_matching_engine_book_against_the_rebuild(session: tuple[np.ndarray, DbnMboReader]) -> None:
-    """The venue's reference engine on the same events: the same tops until the pre-open crosses.
+    """The venue's engines on the same events, as a venue fed by recorded data runs them
+    (``rest_crossing``: a crossing ADD rests - the pre-open - instead of trading): the same
+    top as the rebuild after every one of the updates, crossed pre-open tops included, and
+    no trade before the auction's own EXECUTEs."""
+    from kernel.orders import STPMode
+    from venues.fast import FastMatchingEngine
+    from venues.matching import MatchingEngine
 
-    The engine treats an ADD that crosses as an aggressive order and matches it, as synthetic
-    order flow needs, so it trades the crossing pre-open orders as they arrive - 42 trades the
-    exchange never made (it matched them in the opening auction) - and its book then misses or
-    keeps a few orders: after the uncross its top differs from the exchange's at 17 of the
-    46,097 updates. This is the caveat of replaying the pre-open (scenarios/bundled/dbn_esh4.toml
-    starts after it); update the counts when the engine learns to rest recorded crossing ADDs.
-    """
+    e, _ = session
+    tops = tops_after_f_last(e)
+    uncross = int(np.flatnonzero(e["ts"] == UNCROSS)[0])
+    cols = [e[c].tolist() for c in ("ts", "order_id", "price", "qty", "action", "side")]
+    for engine in (MatchingEngine(0, STPMode.NONE), FastMatchingEngine(0, STPMode.NONE)):
+        engine.rest_crossing = True
+        start = 0
+        differ = crossed = 0
+        trades_pre_open = 0
+        for i, _, bid, ask in tops:
+            if isinstance(engine, MatchingEngine):
+                engine.apply_batch(*cols, start, i + 1, False)
+            else:
+                engine.apply_events(e, start, i + 1, False)
+            start = i + 1
+            b, _, a, _ = engine.top()
+            differ += (b or None, a or None) != (bid, ask)
+            crossed += bool(b and a and b > a)
+            if i < uncross:
+                trades_pre_open = engine.trade_count
+        assert len(tops) == 47_022
+        assert (type(engine).__name__, differ) == (type(engine).__name__, 0)
+        assert crossed == 891  # the pre-open's crossed tops, as the exchange's book had them
+        assert trades_pre_open == 0
+
+
+def test_matching_crossing_adds_trades_the_pre_open(session: tuple[np.ndarray, DbnMboReader]) -> None:
+    """Without ``rest_crossing`` (synthetic order-flow semantics) the engine trades the crossing
+    pre-open ADDs as they arrive - 42 trades the exchange never made - and its book after the
+    uncross then differs from the exchange's at 17 of the 46,097 updates: why a venue fed by
+    recorded data rests them (``crossing_adds = "auto"``)."""
     from kernel.orders import STPMode
     from venues.matching import MatchingEngine
 

@@ -351,13 +351,15 @@ def _engine_state(e) -> tuple:
 
 
 @OPS_SETTINGS
-@given(stp=st.sampled_from(list(STPMode)), ops=ops_st)
-def test_random_op_streams_same_reports_trades_and_returns(stp, ops):
+@given(stp=st.sampled_from(list(STPMode)), ops=ops_st, rest=st.booleans())
+def test_random_op_streams_same_reports_trades_and_returns(stp, ops, rest):
+    """Both engines, with crossing market-data adds matched (synthetic) or resting (recorded)."""
     logs = []
     engines = []
     for cls in (MatchingEngine, FastMatchingEngine):
         log: list = []
         e = cls(stp_mode=stp, on_report=log.append, on_trade=lambda *a, log=log: log.append(("trade", *a)))
+        e.rest_crossing = rest
         logs.append(log)
         engines.append(e)
     ref, fast = engines

@@ -275,6 +275,10 @@ class MatchingEngine:
         self.traded_qty = 0
         self.unknown_ids = 0  # cancels/removes/executes/modifies of ids the engine does not know
         self.duplicate_ids = 0  # background adds of an id that is already live (ignored)
+        # Recorded exchange data: an ADD or MODIFY that crosses the book rests instead of
+        # trading (auctions, pre-open, feed-ordering artefacts); the exchange's own trades come
+        # as EXECUTE / TRADE events. Synthetic flow leaves it False: crossing adds trade.
+        self.rest_crossing = False
         self._orders: dict[int, list] = {}
         self._own_resting: dict[int, list] = {}  # resting participant orders (L3 replay queue realism)
         self._bids: dict[int, list] = {}  # price -> [visible qty, {order_id: record}]
@@ -817,8 +821,9 @@ class MatchingEngine:
         self._reprice(ts, rec, new_p, new_l)
         self._after(ts)
 
-    def _reprice(self, ts: int, rec: list, price: int, leaves: int) -> None:
-        """Apply a new price / leaves (> 0) to a resting order with the priority rule."""
+    def _reprice(self, ts: int, rec: list, price: int, leaves: int, match: bool = True) -> None:
+        """Apply a new price / leaves (> 0) to a resting order with the priority rule
+        (``match`` False: a crossing new price rests instead of trading)."""
         vis = rec[_VIS]
         if price == rec[_PX] and leaves <= vis + rec[_HID]:
             nv = vis if vis < leaves else leaves
@@ -830,7 +835,10 @@ class MatchingEngine:
         rec[_PX] = price
         oid = rec[_OID]
         owner = rec[_OWN]
-        rem, stp_hit = self._match(ts, oid, owner, rec[_SIDE], leaves, price)
+        if match:
+            rem, stp_hit = self._match(ts, oid, owner, rec[_SIDE], leaves, price)
+        else:
+            rem, stp_hit = leaves, False
         if not rem:
             return
         if stp_hit:
@@ -1022,10 +1030,11 @@ class MatchingEngine:
                 taken += f
         return taken
 
-    def modify(self, ts: int, order_id: int, price: int, qty: int) -> bool:
+    def modify(self, ts: int, order_id: int, price: int, qty: int, rest: bool = False) -> bool:
         """Replay a modify to ``price`` (<= 0: unchanged) and total ``qty`` (<= 0: delete).
 
-        Priority rule as :meth:`amend`; a crossing new price trades first.
+        Priority rule as :meth:`amend`; a crossing new price trades first, unless ``rest``
+        (recorded data, see :attr:`rest_crossing`): then the order rests at it.
         Returns False (counting :attr:`unknown_ids`) if unknown.
         """
         rec = self._orders.get(order_id)
@@ -1037,7 +1046,7 @@ class MatchingEngine:
         if price <= 0:
             price = rec[_PX]
         self._emit(_REPLACE, ts, order_id, rec[_OWN], price, qty, qty, "modified by market data")
-        self._reprice(ts, rec, price, qty)
+        self._reprice(ts, rec, price, qty, not rest)
         self._after(ts)
         return True
 
@@ -1126,6 +1135,7 @@ class MatchingEngine:
         bid_px = self._bid_px
         ask_px = self._ask_px
         top = self.top
+        rest = self.rest_crossing
         for i in range(start, stop):
             a = action[i]
             if a == 1:  # ADD
@@ -1134,7 +1144,7 @@ class MatchingEngine:
                 q = qty[i]
                 if side[i] > 0:
                     ba = self._ba
-                    if not ((ba and p >= ba) or q <= 0 or oid in orders):
+                    if not ((ba and p >= ba and not rest) or q <= 0 or oid in orders):
                         bb = self._bb
                         rec = [p, q, 0, 1, 0, oid, 0, 1, 0, False]
                         orders[oid] = rec
@@ -1152,7 +1162,7 @@ class MatchingEngine:
                         continue
                 else:
                     bb = self._bb
-                    if not ((bb and p <= bb) or q <= 0 or oid in orders):
+                    if not ((bb and p <= bb and not rest) or q <= 0 or oid in orders):
                         ba = self._ba
                         rec = [p, q, 0, -1, 0, oid, 0, 1, 0, False]
                         orders[oid] = rec
@@ -1234,7 +1244,7 @@ class MatchingEngine:
                 if a == 7:  # MARKET
                     self.market(ts[i], side[i], qty[i])
                 elif a == 3:  # MODIFY
-                    self.modify(ts[i], order_id[i], price[i], qty[i])
+                    self.modify(ts[i], order_id[i], price[i], qty[i], rest)
                 elif a == 4:  # EXECUTE
                     self.execute(ts[i], order_id[i], qty[i], price[i])
                 elif a == 5:  # TRADE

@@ -137,6 +137,13 @@ class SimulatedVenue:
             self.apply_window = self._apply_window
 
     # -- wiring ---------------------------------------------------------------
+    def rest_crossing_adds(self, rest: bool = True) -> None:
+        """Recorded data: market-data adds / modifies that cross the book rest instead of
+        trading (the exchange's trades arrive as EXECUTE / TRADE events). Synthetic order
+        flow keeps the default (they trade)."""
+        for engine in self.engines.values():
+            engine.rest_crossing = rest
+
     def attach(self, kernel: Kernel, oms: OMS, bus: MarketDataBus) -> None:
         self.kernel, self.oms, self.bus = kernel, oms, bus
         for iid in self.instruments:

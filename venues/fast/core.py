@@ -85,6 +85,7 @@ S_BOUND = 31  # apply_window: current time bound
 S_LOOKAHEAD = 32  # apply_window: lookahead added to the first callback's ts
 S_FIRSTCB = 33  # apply_window: 1 once a callback bounded the window
 S_RET = 34  # auxiliary return value
+S_REST = 35  # 1: market-data adds / modifies that cross rest instead of trading (recorded data)
 NS = 40
 
 # order columns (hot ones first)
@@ -819,9 +820,10 @@ def process(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px, otyp
     return _rest(st, ords, lvls, book, omap, oid, owner, side, px, rem, disp, tif, exp, post)
 
 
-@_hot("void(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
-def _reprice(st, ords, lvls, book, omap, buf, ts, o, px, leaves):
-    """New price / leaves (> 0) for a resting order with the priority rule (reference: ``_reprice``)."""
+@_hot("void(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, b1)")
+def _reprice(st, ords, lvls, book, omap, buf, ts, o, px, leaves, match):
+    """New price / leaves (> 0) for a resting order with the priority rule (reference: ``_reprice``;
+    ``match`` False: a crossing new price rests instead of trading)."""
     vis = ords[o, O_VIS]
     if px == ords[o, O_PX] and leaves <= vis + ords[o, O_HID]:
         nv = vis if vis < leaves else leaves
@@ -833,7 +835,10 @@ def _reprice(st, ords, lvls, book, omap, buf, ts, o, px, leaves):
     ords[o, O_PX] = px
     oid = ords[o, O_OID]
     owner = ords[o, O_OWN]
-    res = _match(st, ords, lvls, book, omap, buf, ts, oid, owner, ords[o, O_SIDE], leaves, px)
+    if match:
+        res = _match(st, ords, lvls, book, omap, buf, ts, oid, owner, ords[o, O_SIDE], leaves, px)
+    else:
+        res = leaves << 1
     rem = res >> 1
     if rem == 0:
         _free_order(st, ords, o)
@@ -857,7 +862,7 @@ def reprice(st, ords, lvls, book, omap, buf, ts, oid, px, leaves):
     o = map_get(st, omap, oid)
     if o < 0:
         return 0
-    _reprice(st, ords, lvls, book, omap, buf, ts, o, px, leaves)
+    _reprice(st, ords, lvls, book, omap, buf, ts, o, px, leaves, True)
     return 1
 
 
@@ -1031,9 +1036,9 @@ def execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead):
     return 1
 
 
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
-def modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty):
-    """Reference: ``modify`` without the stop check; returns 1, or 0 (counted unknown)."""
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, b1)")
+def modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty, match):
+    """Reference: ``modify`` (``rest`` = not ``match``) without the stop check; returns 1, or 0 (counted unknown)."""
     o = map_get(st, omap, oid)
     if o < 0:
         st[S_UNKNOWN] += 1
@@ -1043,7 +1048,7 @@ def modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty):
     if px <= 0:
         px = ords[o, O_PX]
     _emit(st, buf, K_REPLACE, ts, oid, ords[o, O_OWN], px, qty, qty, RS_MODIFIED, 0, 0, 0, 0)
-    _reprice(st, ords, lvls, book, omap, buf, ts, o, px, qty)
+    _reprice(st, ords, lvls, book, omap, buf, ts, o, px, qty, match)
     return 1
 
 
@@ -1229,11 +1234,11 @@ def x_execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead):
     return execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead)
 
 
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
-def x_modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty):
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, b1)")
+def x_modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty, match):
     if room(st, ords, lvls, book, omap, buf, _clamp_qin(qty)) != 0:
         return NEED_ROOM
-    return modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty)
+    return modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty, match)
 
 
 @_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
@@ -1355,8 +1360,8 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
                 if k == oid or k == EMPTY:
                     break
                 h = (h + 1) & mask
-            if q > 0 and k == EMPTY and _crosses(st, side, px) == 0:
-                # Plain passive add (the hot path): reference `_insert` inlined.
+            if q > 0 and k == EMPTY and (st[S_REST] != 0 or _crosses(st, side, px) == 0):
+                # Plain add that rests (the hot path; crossing too with S_REST): reference `_insert` inlined.
                 o = st[S_FREE_O]
                 st[S_FREE_O] = ords[o, O_NEXT]
                 st[S_NFREE_O] -= 1
@@ -1431,7 +1436,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
         elif a == A_MARKET:
             market(st, ords, lvls, book, omap, buf, ts, np.int64(e.side), q, 0)
         elif a == A_MODIFY:
-            modify(st, ords, lvls, book, omap, buf, ts, np.int64(e.order_id), e.price, q)
+            modify(st, ords, lvls, book, omap, buf, ts, np.int64(e.order_id), e.price, q, st[S_REST] == 0)
         elif a == A_EXECUTE:
             if st[S_NPART] != 0 and st[S_NSTOPS] != 0:
                 return (i << 4) | ST_PYEVENT  # participants ahead may trigger stops between fills
@@ -1561,8 +1566,8 @@ def check_integrity(st, ords, lvls, book, omap):
             return 10
     if n_orders != st[S_NORD] or n_orders != st[S_MAPN] or npart != st[S_NPART]:
         return 11
-    if st[S_BB] != 0 and st[S_BA] != 0 and st[S_BB] >= st[S_BA]:
-        return 12
+    if st[S_REST] == 0 and st[S_BB] != 0 and st[S_BA] != 0 and st[S_BB] >= st[S_BA]:
+        return 12  # crossed (recorded data may legitimately cross: S_REST)
     free = 0
     o = st[S_FREE_O]
     while o >= 0 and free <= ords.shape[0]:

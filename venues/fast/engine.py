@@ -223,6 +223,11 @@ class FastMatchingEngine:
     traded_qty = property(lambda self: self._stat(C.S_TQTY), lambda self, v: self._set(C.S_TQTY, v))
     unknown_ids = property(lambda self: self._stat(C.S_UNKNOWN), lambda self, v: self._set(C.S_UNKNOWN, v))
     duplicate_ids = property(lambda self: self._stat(C.S_DUP), lambda self, v: self._set(C.S_DUP, v))
+    rest_crossing = property(
+        lambda self: bool(self._st[C.S_REST]),
+        lambda self, v: self._set(C.S_REST, int(bool(v))),
+        doc="Recorded data: market-data adds / modifies that cross rest (see the reference).",
+    )
 
     def _set(self, k: int, v: int) -> None:
         self._st[k] = v
@@ -626,12 +631,12 @@ class FastMatchingEngine:
                 taken += f
         return taken
 
-    def modify(self, ts: int, order_id: int, price: int, qty: int) -> bool:
+    def modify(self, ts: int, order_id: int, price: int, qty: int, rest: bool = False) -> bool:
         """Replay a modify (see the reference); False if unknown."""
         if self._row(order_id) < 0:
             self._st[C.S_UNKNOWN] += 1
             return False
-        self._call(_E.x_modify, qty, ts, int(order_id), int(price), int(qty))
+        self._call(_E.x_modify, qty, ts, int(order_id), int(price), int(qty), not rest)
         self._after(ts)
         return True
 
