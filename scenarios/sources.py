@@ -105,18 +105,20 @@ def open_source(
 
     ``recorded``: the venue's :class:`venues.latency.RecordedLatency` when its market-data
     latency is ``{kind = "recorded"}``; the source then registers every chunk's recorded
-    delays with it. Only DBN data records them (its events then carry ts_event, the
-    exchange time; ``ts_field = "ts_recv"`` is refused, as it would make every delay 0).
+    delays with it. DBN and Binance captures record them: DBN events then carry ts_event,
+    the exchange time (``ts_field = "ts_recv"`` is refused, as it would make every delay
+    0); Binance events carry ``E`` and each line its local receive time, on a clock whose
+    offset ``params.clock_offset`` gives or estimates (see ``BinanceDepthReader``).
     """
     field = f"data[{index}]"
     params = dict(cfg.params)
     if recorded is not None:
-        if cfg.kind != "dbn":
+        if cfg.kind not in ("dbn", "binance"):
             raise ScenarioError(
                 f"{field}: the venue's market_data latency is 'recorded', which needs receive timestamps "
-                f"in the data; kind {cfg.kind!r} has none (only 'dbn' records them)"
+                f"in the data; kind {cfg.kind!r} has none (only 'dbn' and 'binance' record them)"
             )
-        if params.setdefault("ts_field", "ts_event") != "ts_event":
+        if cfg.kind == "dbn" and params.setdefault("ts_field", "ts_event") != "ts_event":
             raise ScenarioError(
                 f"{field}.params.ts_field: a 'recorded' market_data latency replays at the exchange time: "
                 f"use 'ts_event' (the default then), not {params['ts_field']!r}"

@@ -247,3 +247,47 @@ def test_real_btcusdt_capture(btc_file: Path) -> None:
     assert st.info["book_ticker_checked"] > 100 and st.info["book_ticker_mismatched"] == 0
     rep = validate(chunks, source=str(btc_file))
     assert rep.ok, str(rep)
+
+
+# --------------------------------------------------------------------------- recorded feed delays
+
+
+def test_delays_are_local_minus_event_time_minus_the_clock_offset(tmp_path: Path) -> None:
+    """Line local times are written 1.27 s behind E (as in the real capture), plus a delay."""
+    snap = snapshot(10, T0, [["100.0", "1.000"]], [["100.5", "2.000"]])
+    up = depth(11, 11, 10, T0 + 5, [["100.1", "0.500"]], [])
+    tr = trade(7, T0 + 6, "100.5", "0.100", False)
+    lines = [
+        f"{T0 * MS - 1_270_000_000 + 2 * MS} {json.dumps(snap)}",  # 2 ms late
+        f"{(T0 + 5) * MS - 1_270_000_000 + 3 * MS} {json.dumps(up)}",  # 3 ms late
+        f"{(T0 + 6) * MS - 1_270_000_000 + 1 * MS} {json.dumps(tr)}",  # 1 ms late: the fastest
+    ]
+    p = write(tmp_path, lines)
+    # Events: CLEAR + 2 snapshot levels, one depth ADD, one TRADE.
+    r = BinanceDepthReader(p, clock_offset="min")
+    ((events, delays),) = list(r.delayed_chunks())
+    assert len(events) == 5 and r.stats.info["clock_offset_ns"] == -1_270_000_000 + 1 * MS
+    # The snapshot's own E is T0 (ts of its events), the fastest line is 1 ms late.
+    assert delays.tolist() == [1 * MS, 1 * MS, 1 * MS, 2 * MS, 0]
+    assert np.array_equal(events, read(BinanceDepthReader(p)))  # the same events as chunks()
+    r2 = BinanceDepthReader(p, clock_offset=-1_270_000_000)
+    ((_, d2),) = list(r2.delayed_chunks())
+    assert d2.tolist() == [2 * MS, 2 * MS, 2 * MS, 3 * MS, 1 * MS]
+    r3 = BinanceDepthReader(p, clock_offset=0)  # the raw differences are negative: clamped, counted
+    ((_, d3),) = list(r3.delayed_chunks())
+    assert d3.tolist() == [0] * 5 and r3.stats.info["delays_clamped"] == 5
+    with pytest.raises(DataError, match="clock_offset must be an integer ns or 'min'"):
+        BinanceDepthReader(p, clock_offset="auto")
+
+
+def test_real_capture_recorded_delays(btc_file: Path) -> None:
+    r = BinanceDepthReader(btc_file)
+    pairs = list(r.delayed_chunks())
+    e = np.concatenate([c for c, _ in pairs])
+    d = np.concatenate([x for _, x in pairs])
+    assert np.array_equal(e, read(BinanceDepthReader(btc_file)))
+    # The capture clock is ~1.27 s behind the exchange's; delays are relative to the fastest update.
+    off = r.stats.info["clock_offset_ns"]
+    assert -1_273_000_000 < off < -1_272_000_000
+    assert len(d) == len(e) and int(d.min()) == 0 and r.stats.info["delays_clamped"] == 0
+    assert 1_000_000 < float(np.median(d)) < 10_000_000  # a few ms from Binance's matching engine to the host

@@ -93,3 +93,19 @@ def test_without_shared_data_the_variable_is_named(name: str, monkeypatch: pytes
     scenario, _ = load_scenario(name)
     with pytest.raises(ScenarioError, match=r"data\[0\]\.path: .*PARITY_SHARED_DATA.* not set"):
         Run(scenario)
+
+
+def test_binance_btcusdt_with_recorded_latency(shared_env: Path) -> None:
+    """The capture's receive times as the market-data latency (clock offset estimated from the file)."""
+    scenario, _ = load_scenario("binance_btcusdt", {"duration": SHORT["binance_btcusdt"]})
+    d = scenario.model_dump()
+    d["venues"][0]["latency"]["market_data"] = {"kind": "recorded"}
+    run = Run(scenario.model_validate(d))
+    result = run.run()
+    check_accounting(run, result, "BINANCE_USDM", "BTCUSDT")
+    md = run.venues["BINANCE_USDM"].latency.market_data
+    assert isinstance(md, RecordedLatency) and md.chunks >= 1
+    # Every book update reached the strategy no earlier than its exchange time plus the
+    # recorded delay of the event behind it (>= 0, a few ms typically): here, later than 0 ns.
+    assert 0 < md.last < 100_000_000
+    assert result.fingerprint != GOLDEN["binance_btcusdt"]

@@ -193,7 +193,7 @@ def test_recorded_latency_config_errors(tape_file: Path, tmp_path: Path) -> None
         Run(scenario(tape_file, market_data='{ kind = "recorded", ns = 5 }'))
     lob = tmp_path / "ES_2023-12-25_0_0_message_1.csv"
     lob.write_text("34200.1,1,11,100,48000000,1\n")
-    with pytest.raises(ScenarioError, match=r"data\[0\]: .* kind 'lobster' has none \(only 'dbn' records them\)"):
+    with pytest.raises(ScenarioError, match=r"data\[0\]: .* kind 'lobster' has none \(only 'dbn' and 'binance' record"):
         Run(scenario(lob, kind="lobster"))
     with pytest.raises(ScenarioError, match=r"order_entry: kind 'recorded' .* only for a venue's market_data"):
         latency_from_config({"kind": "recorded"}, None, "venues.GLBX.latency.order_entry")

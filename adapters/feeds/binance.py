@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,9 @@ from kernel.events import ADD, BUY, CANCEL, CLEAR, F_SNAPSHOT, MODIFY, SELL, TRA
 
 _MAX_TS = 1 << 63  # event times (ns) and trade ids must fit the canonical int64 / order id columns
 _MAX_UNITS = 1 << 62  # prices in ticks and quantities in lots (and L2 level ids: level_order_id)
+
+
+_EVENT_TIME = re.compile(rb'"E":\s*(\d+)')  # a stream event's exchange time (the offset pre-pass)
 
 
 def _to_ns(t: int) -> int:
@@ -104,8 +108,15 @@ class BinanceDepthReader:
         strict: bool = True,
         require_snapshot: bool = True,
         max_buffer: int = 100_000,
+        clock_offset: int | str = "min",
     ) -> None:
+        """``clock_offset`` (used by :meth:`delayed_chunks` only): the capture clock minus the
+        exchange's, in ns, or ``"min"`` to estimate it as the smallest ``local - E`` in the
+        file (the fastest update then counts as arriving with no delay)."""
         self.path = Path(path)
+        if clock_offset != "min" and (isinstance(clock_offset, bool) or not isinstance(clock_offset, int)):
+            raise DataError(f"{self.path}: clock_offset must be an integer ns or 'min', got {clock_offset!r}")
+        self.clock_offset = clock_offset
         self.symbol = symbol.upper() if symbol else None
         self.instrument = instrument
         self.strict = strict
@@ -123,14 +134,50 @@ class BinanceDepthReader:
 
     def chunks(self, chunk_size: int = 65536) -> Iterator[np.ndarray]:
         """Yield MD_DTYPE chunks of about ``chunk_size`` events in file order (streams the file)."""
+        for events, _ in self._chunks(chunk_size, None):
+            yield events
+
+    def delayed_chunks(self, chunk_size: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Like :meth:`chunks`, with each chunk's recorded feed delays: ``(events, delays)``.
+
+        ``delays[i]`` (int64 ns) is the local receive time of the line that produced event
+        ``i`` minus its exchange time ``E``, minus :attr:`clock_offset` (the capture host's
+        clock is not the exchange's: in the BTCUSDT sample it is ~1.27 s behind, so raw
+        differences are all negative). With ``"min"`` the offset is the smallest
+        ``local - E`` of the file, found by a quick first pass over the lines: delays are
+        then relative to the fastest update, a lower bound of the true latency. Never
+        negative (a later, faster update than the offset assumes is counted in
+        ``stats.info["delays_clamped"]``).
+        """
+        offset = self._estimate_clock_offset() if self.clock_offset == "min" else int(self.clock_offset)
+        yield from self._chunks(chunk_size, offset)
+
+    def _estimate_clock_offset(self) -> int:
+        """Smallest ``local - E`` over the file's stream events (0 without any)."""
+        best: int | None = None
+        with self._open() as fh:
+            for _, raw in self._numbered_lines(fh):
+                head, _, body = raw.partition(b" ")
+                m = _EVENT_TIME.search(body)
+                if m is None or not head.isdigit():
+                    continue
+                d = int(head) - _to_ns(int(m.group(1)))
+                if best is None or d < best:
+                    best = d
+        return 0 if best is None else best
+
+    def _chunks(self, chunk_size: int, offset: int | None) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         self._reset()
         buf = self._buf
         st = self.stats
+        delays: list[int] = []
+        clamped = 0
         with self._open() as fh:
             for n, raw in self._numbered_lines(fh):
                 st.records += 1
+                before = len(buf)
                 try:
                     self._line(n, raw)
                 except _Malformed as e:
@@ -138,8 +185,15 @@ class BinanceDepthReader:
                     if self.strict:
                         raise DataError(msg) from None
                     st.bad(msg)
+                if offset is not None:
+                    for row in buf.rows[before:]:
+                        d = self._local - row[0] - offset
+                        if d < 0:
+                            clamped += 1
+                            d = 0
+                        delays.append(d)
                 if len(buf) >= chunk_size:
-                    yield buf.take()
+                    yield self._take(buf, delays, offset)
         if self._pending:
             k = len(self._pending)
             first = self._pending[0][0]
@@ -150,8 +204,19 @@ class BinanceDepthReader:
             st.examples.append(msg)
             self._pending.clear()
         self._finish()
+        if offset is not None:
+            st.info.update(clock_offset_ns=offset, delays_clamped=clamped)
         if len(buf):
-            yield buf.take()
+            yield self._take(buf, delays, offset)
+
+    @staticmethod
+    def _take(buf: EventBuffer, delays: list[int], offset: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+        events = buf.take()
+        if offset is None:
+            return events, None
+        d = np.asarray(delays, dtype=np.int64)
+        delays.clear()
+        return events, d
 
     # ------------------------------------------------------------------ internals
 
@@ -197,6 +262,7 @@ class BinanceDepthReader:
         self._last_ts: int | None = None
         self._last_local: int | None = None
         self._first_local: int | None = None
+        self._local = 0  # the current line's local receive time
         self._clamped = 0
         self._gaps: list[dict[str, int]] = []
         self._bt_checked = 0
@@ -277,6 +343,7 @@ class BinanceDepthReader:
             self._last_local = local
         if self._first_local is None:
             self._first_local = local
+        self._local = local
         try:
             obj = json.loads(body)
         except ValueError as e:
