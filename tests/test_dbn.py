@@ -358,3 +358,19 @@ def test_real_session_file(dbn_dir: Path) -> None:
     # Both fill conventions rebuild the same book.
     tr = read(DbnMboReader(p, tick_size=0.25, fills="trade"))
     assert book_of(tr) == book_of(e) and len(book_of(e)) == info["resting_orders_at_end"]
+
+
+def test_a_decoder_panic_is_a_finding_not_terminal_noise(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A trade record (rtype 0x00) that claims 20 bytes makes databento_dbn panic; the reader
+    reports the record, and the Rust panic hook's text does not reach stderr."""
+    short_trade = bytes([5, 0x00, 1, 0]) + (INST).to_bytes(4, "little") + (10).to_bytes(8, "little") + b"\0" * 4
+    p = write(tmp_path, [rec(100, "A", "B", 1, 4800.0, 2), short_trade, rec(300, "A", "A", 2, 4800.25, 3)])
+    r = DbnMboReader(p, tick_size=0.25, strict=False)
+    e = read(r)
+    assert [x[1] for x in rows_of(e)] == [1, 2]
+    assert r.stats.malformed == 1 and "record 1" in r.stats.examples[0]
+    err = capfd.readouterr().err
+    assert "panicked" not in err and "Malformed" not in err
+    with pytest.raises(DataError, match=r"record 1"):
+        read(DbnMboReader(p, tick_size=0.25))
+    assert "panicked" not in capfd.readouterr().err

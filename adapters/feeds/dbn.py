@@ -57,6 +57,10 @@ Speed (2-CPU development machine, CPU time): ~370k records/s on the ESH4 sample.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -103,6 +107,54 @@ def _decoder_failed(exc: BaseException) -> bool:
     ``pyo3_runtime.PanicException``, which derives from BaseException, not Exception.
     """
     return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+class _PanicText:
+    """Keeps the Rust panic hook's text out of the terminal while the decoder runs.
+
+    A panic in ``databento_dbn`` (a record shorter than its rtype's struct) is raised as
+    ``PanicException`` - caught and reported as a finding / DataError naming the record -
+    but the Rust runtime first writes "thread ... panicked at ..." to file descriptor 2.
+    While decoding, fd 2 goes to a temporary file; afterwards what was written there is
+    passed on to the real stderr unless the decode panicked (then it was the panic's text,
+    already carried by the exception). Nothing else is lost: output of the block's decode
+    that is not a panic reaches stderr after it.
+    """
+
+    def __init__(self) -> None:
+        self._spool: Any = None
+        self._saved = -1
+        self._lock = threading.Lock()  # fd 2 is the process's: one decode at a time redirects it
+
+    def __enter__(self) -> _PanicText:
+        self._lock.acquire()
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile()
+        try:
+            sys.stderr.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+        self._spool.seek(0)
+        self._spool.truncate()
+        self._saved = os.dup(2)
+        os.dup2(self._spool.fileno(), 2)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        try:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            if kind is not None and type(exc).__name__ == "PanicException":
+                return
+            self._spool.seek(0)
+            text = self._spool.read()
+            if text:
+                os.write(2, text)
+        finally:
+            self._lock.release()
+
+
+_quiet_panics = _PanicText()
 
 
 def _open_stream(path: Path) -> BinaryIO:
@@ -232,7 +284,8 @@ class DbnMboReader:
         dec = dbn.DBNDecoder(upgrade_policy=dbn.VersionUpgradePolicy.AS_IS)
         try:
             dec.write(head + body)
-            out = dec.decode()
+            with _quiet_panics:
+                out = dec.decode()
         except BaseException as e:
             if not _decoder_failed(e):
                 raise
@@ -313,7 +366,8 @@ class DbnMboReader:
             )
             try:
                 dec.write(data)
-                recs = dec.decode()
+                with _quiet_panics:
+                    recs = dec.decode()
                 if len(recs) == len(offs):
                     return recs
             except BaseException as e:  # databento_dbn.DBNError or a panic: find the bad record below
@@ -332,7 +386,8 @@ class DbnMboReader:
             )
             try:
                 d1.write(data[o - base : e - base])
-                got = d1.decode()
+                with _quiet_panics:
+                    got = d1.decode()
                 if len(got) != 1:
                     raise ValueError("not one record")
                 recs.append(got[0])
