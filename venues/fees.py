@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 import pydantic
 from pydantic import ConfigDict, Field
 
-from kernel.errors import ScenarioError
+from kernel.errors import ScenarioError, validation_error
 
 _LIQUIDITY = ("M", "T")
 
@@ -266,12 +266,7 @@ _CONFIGS: dict[str, type[pydantic.BaseModel]] = {
 
 def _scenario_error(what: str, exc: pydantic.ValidationError) -> ScenarioError:
     """Turn a pydantic error into a ScenarioError whose text names every bad field."""
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "<root>"
-        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        parts.append(f"field '{field}': {msg}")
-    return ScenarioError(f"{what}: " + "; ".join(parts))
+    return validation_error(what, exc)
 
 
 def fee_model_from_config(cfg: dict[str, Any]) -> FeeModel:

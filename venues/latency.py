@@ -29,7 +29,7 @@ import numpy as np
 import pydantic
 from pydantic import ConfigDict, Field
 
-from kernel.errors import DataError, ScenarioError
+from kernel.errors import DataError, ScenarioError, validation_error
 
 BLOCK = 4096
 """Samples drawn from the generator per vectorized call."""
@@ -304,12 +304,7 @@ _CONFIGS: dict[str, type[pydantic.BaseModel]] = {
 
 def _scenario_error(what: str, exc: pydantic.ValidationError) -> ScenarioError:
     """Turn a pydantic error into a ScenarioError whose text names every bad field."""
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "<root>"
-        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        parts.append(f"field '{field}': {msg}")
-    return ScenarioError(f"{what}: " + "; ".join(parts))
+    return validation_error(what, exc)
 
 
 def latency_from_config(

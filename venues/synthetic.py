@@ -72,7 +72,7 @@ import numpy as np
 import pydantic
 from pydantic import Field, model_validator
 
-from kernel.errors import ScenarioError
+from kernel.errors import validation_error
 from kernel.events import ADD, BUY, CANCEL, F_LAST, F_SNAPSHOT, MARKET, SELL, empty_events
 
 BLOCK = 65_536
@@ -124,12 +124,7 @@ def synthetic_params_from_config(cfg: dict[str, Any], where: str = "synthetic") 
     try:
         return SyntheticParams.model_validate(cfg)
     except pydantic.ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "p_limit/p_cancel/p_market"
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            parts.append(f"field '{field}': {msg}")
-        raise ScenarioError(f"{where}: " + "; ".join(parts)) from None
+        raise validation_error(where, exc, root="p_limit/p_cancel/p_market") from None
 
 
 class SyntheticMarket:

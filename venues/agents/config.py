@@ -16,7 +16,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kernel.clock import parse_duration
-from kernel.errors import ScenarioError
+from kernel.errors import ScenarioError, validation_error
 from venues.latency import ConstantLatency, LatencyModel, latency_from_config
 
 AgentKind = Literal["noise", "market_maker", "momentum", "value", "informed", "arbitrage", "news"]
@@ -102,12 +102,7 @@ def validate_params(model: type[BaseModel], params: dict[str, Any], where: str) 
     try:
         return model.model_validate(params)
     except pydantic.ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "<params>"
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            parts.append(f"{field}: {msg}")
-        raise ScenarioError(f"{where}: " + "; ".join(parts)) from None
+        raise validation_error(where, exc, root="<params>", quoted=False) from None
 
 
 def duration_ns(value: int | str, where: str) -> int:
