@@ -299,8 +299,8 @@ class OMS:
             self._observe_order(order)
         self._emit(order, report)
 
-    def _on_fill(self, order: Order, report: ExecReport, ts: int) -> None:
-        order.apply_fill(report.price, report.qty, ts)
+    def _book_fill(self, order: Order, report: ExecReport, ts: int) -> dict:
+        """Book a fill in the portfolio and the fill list (the order itself is the caller's)."""
         realized = self.portfolio.on_fill(order.instrument, int(order.side), report.qty, report.price, report.fee, ts)
         fill = {
             "seq": len(self.fills), "ts": ts, "order_id": order.order_id, "instrument": order.instrument,
@@ -308,6 +308,11 @@ class OMS:
             "liquidity": report.liquidity, "realized": realized,
         }  # fmt: skip
         self.fills.append(fill)
+        return fill
+
+    def _on_fill(self, order: Order, report: ExecReport, ts: int) -> None:
+        order.apply_fill(report.price, report.qty, ts)
+        fill = self._book_fill(order, report, ts)
         self.journal.record(
             ts, "fill", order.order_id, report.price, report.qty, report.liquidity, report.fee, report.leaves
         )
@@ -335,13 +340,7 @@ class OMS:
         total = order.filled_qty + report.qty
         order.avg_fill_price = (order.avg_fill_price * order.filled_qty + report.price * report.qty) / total
         order.filled_qty = total
-        realized = self.portfolio.on_fill(order.instrument, int(order.side), report.qty, report.price, report.fee, ts)
-        fill = {
-            "seq": len(self.fills), "ts": ts, "order_id": order.order_id, "instrument": order.instrument,
-            "side": int(order.side), "price": report.price, "qty": report.qty, "fee": report.fee,
-            "liquidity": report.liquidity, "realized": realized,
-        }  # fmt: skip
-        self.fills.append(fill)
+        fill = self._book_fill(order, report, ts)
         self.journal.record(ts, "late_fill", order.order_id, report.price, report.qty, report.liquidity, report.fee)
         if self.observers:
             for obs in self.observers:
