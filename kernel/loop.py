@@ -68,7 +68,19 @@ class _Feed:
     applied events whatever the window boundaries were.
     """
 
-    __slots__ = ("consumer", "chunks", "chunk", "ts", "pos", "name", "journal", "hashed", "next_ts", "window")
+    __slots__ = (
+        "consumer",
+        "chunks",
+        "chunk",
+        "ts",
+        "pos",
+        "name",
+        "journal",
+        "hashed",
+        "next_ts",
+        "window",
+        "last_ts",
+    )
 
     def __init__(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray], journal: Journal):
         self.name = name
@@ -79,7 +91,8 @@ class _Feed:
         self.chunks = chunks
         self.journal = journal
         self.chunk: np.ndarray | None = None
-        self.ts: list[int] = []
+        self.ts: list[int] | np.ndarray = []
+        self.last_ts: int | None = None  # of the current chunk
         self.pos = 0
         self.hashed = 0
         self.next_ts: float = math.inf
@@ -95,12 +108,15 @@ class _Feed:
                         f"feed {self.name}: timestamps go backwards at event {bad} of a chunk "
                         f"({int(ts[bad - 1])} -> {int(ts[bad])})"
                     )
-                if self.ts and ts[0] < self.ts[-1]:
+                if self.last_ts is not None and ts[0] < self.last_ts:
                     raise DataError(f"feed {self.name}: a chunk starts before the previous one ended")
                 self.chunk = chunk
-                self.ts = ts.tolist()
+                # A list for the kernel's bisect over windows; a consumer that applies windows
+                # itself (apply_window) needs only single times: no list of a whole chunk then.
+                self.ts = ts.tolist() if self.window is None else ts
                 self.pos = self.hashed = 0
-                self.next_ts = self.ts[0]
+                self.next_ts = int(ts[0])
+                self.last_ts = int(ts[-1])
                 return
         self.chunk = None
         self.next_ts = math.inf
@@ -117,7 +133,7 @@ class _Feed:
             self.flush()
             self._load()
         else:
-            self.next_ts = self.ts[stop]
+            self.next_ts = int(self.ts[stop])
 
 
 class Kernel:
@@ -197,7 +213,7 @@ class Kernel:
                 else:
                     stop = window(feed.chunk, start, bound)
                 self.md_events += stop - start
-                last = ts[stop - 1]
+                last = int(ts[stop - 1])
                 if last > clock._now:
                     clock._now = last
                 feed.consumed(stop)
