@@ -11,10 +11,29 @@ fingerprint in any process, under any PYTHONHASHSEED.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+import os
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
+
+# Market-data batches of at least this many bytes are hashed on a worker thread: blake2b
+# releases the GIL on large buffers, as the compiled matching engine does, so hashing one
+# chunk overlaps applying the next. Updates stay in order (one worker, and a batch never
+# jumps ahead of a pending one); the fingerprint waits for them.
+_ASYNC_BYTES = 1 << 18
+_MAX_PENDING = 4  # batches in flight (each holds its chunk alive until hashed)
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = -1
+
+
+def _hash_pool() -> ThreadPoolExecutor:
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():  # a forked child has no worker thread: start its own
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-journal-hash")
+        _pool_pid = os.getpid()
+    return _pool
 
 
 class JournalRecord(NamedTuple):
@@ -51,6 +70,7 @@ class Journal:
         self.records: list[JournalRecord] = []
         self.counts: Counter[str] = Counter()
         self.market_events = 0
+        self._pending: deque[Future] = deque()
 
     def record(self, ts: int, kind: str, *fields: Any) -> None:
         """Journal one event."""
@@ -64,11 +84,27 @@ class Journal:
         """Journal a batch of applied market-data events (canonical dtype array)."""
         if len(events):
             # The array's own buffer (no tobytes() copy): the same bytes, half the cost.
-            self._market.update(memoryview(np.ascontiguousarray(events)).cast("B"))
+            buf = memoryview(np.ascontiguousarray(events)).cast("B")
             self.market_events += len(events)
+            pending = self._pending
+            while pending and pending[0].done():
+                pending.popleft().result()  # re-raises a failed update
+            if buf.nbytes >= _ASYNC_BYTES or pending:
+                if len(pending) >= _MAX_PENDING:
+                    pending.popleft().result()
+                pending.append(_hash_pool().submit(self._market.update, buf))
+            else:
+                self._market.update(buf)
+
+    def _drain(self) -> None:
+        """Wait for the market-data batches still being hashed."""
+        pending = self._pending
+        while pending:
+            pending.popleft().result()
 
     def fingerprint(self) -> str:
         """Hex blake2b digest over market data, event records and their counts."""
+        self._drain()
         final = hashlib.blake2b(digest_size=32)
         final.update(self._market.copy().digest())
         final.update(self._events.copy().digest())

@@ -58,3 +58,36 @@ def test_fingerprint_can_be_read_midway_without_disturbing_it():
     assert j.fingerprint() != first
     assert j.counts == {"x": 1, "y": 1}
     assert [r.kind for r in j.of_kind("y")] == ["y"]
+
+
+def test_large_batches_hashed_on_the_worker_give_the_inline_digest(monkeypatch):
+    """Mixed large (worker thread) and small (inline or queued behind) batches hash in order."""
+    import hashlib
+
+    import kernel.journal as journal_mod
+
+    rng = np.random.default_rng(3)
+    ev = np.zeros(200_000, MD_DTYPE)
+    ev["ts"] = np.cumsum(rng.integers(1, 1000, len(ev)))
+    ev["order_id"] = rng.integers(1, 1 << 40, len(ev))
+    cuts = [0, 7, 30_000, 30_003, 90_000, 90_001, 150_000, 200_000]  # big, tiny, big, tiny, ...
+    batches = [ev[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+
+    def digest() -> tuple[str, int]:
+        j = Journal()
+        for b in batches:
+            j.market_data(b)
+        j.record(5, "x", 1)
+        return j.fingerprint(), j.market_events
+
+    threaded = digest()
+    assert any(len(b) * MD_DTYPE.itemsize >= journal_mod._ASYNC_BYTES for b in batches)
+    monkeypatch.setattr(journal_mod, "_ASYNC_BYTES", 1 << 62)  # everything inline
+    inline = digest()
+    assert threaded == inline and inline[1] == len(ev)
+    # And the market stream is exactly the bytes of the events, in order.
+    j = Journal()
+    for b in batches:
+        j.market_data(b)
+    j._drain()
+    assert j._market.hexdigest() == hashlib.blake2b(ev.tobytes(), digest_size=32).hexdigest()
