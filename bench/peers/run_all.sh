@@ -36,5 +36,12 @@ if h.get("no_strategy"):
           f"({pe:,} L3 ev/s vs {h['no_strategy']['events_per_second']:,} L2 ev/s)")
 if n.get("python_strategy_per_delta"):
     ne = n["python_strategy_per_delta"]["events_per_second"]
-    print(f"parity/NautilusTrader with a Python strategy: {pw / ne:.2f}x ({pw:,} vs {ne:,} ev/s)")
+    nw = n["python_strategy_per_delta"]["wakeups"] / n["python_strategy_per_delta"]["seconds"]
+    print(f"parity bare Python callback per top change / NautilusTrader Python strategy: {pw / ne:.2f}x "
+          f"({pw:,} vs {ne:,} ev/s)")
+    full = p["full_simulation_python_strategy"]
+    pf = full["events_per_second"]
+    print(f"like-for-like, parity full simulation with a Python Strategy woken per top change / NautilusTrader "
+          f"BacktestEngine with a Python strategy per delta: {pf / ne:.2f}x ({pf:,} vs {ne:,} ev/s; wake-ups/s "
+          f"{full['wakeups_per_second']:,} vs {round(nw):,})")
 PYEOF
