@@ -40,3 +40,57 @@ def test_fast_bench_engine_cases_and_summary():
         assert fast.get("market_trades") == ref.get("market_trades")
     s = summarize(rows)
     assert len(s["speedup_fast_over_reference"]) == 2
+
+
+def _sparse_tape() -> np.ndarray:
+    """A quiet market: a bid and an ask, then one event a second for 20 seconds."""
+    from kernel.events import ADD, MD_DTYPE
+
+    ev = np.zeros(22, MD_DTYPE)
+    ev["ts"] = [0, 1] + [k * 1_000_000_000 for k in range(1, 21)]
+    ev["order_id"] = np.arange(1, 23)
+    ev["price"] = [100, 103] + [90 - (k % 3) for k in range(20)]  # far bids: the touch stays
+    ev["qty"] = 5
+    ev["action"] = ADD
+    ev["side"] = [1, -1] + [1] * 20
+    return ev
+
+
+def test_join_the_touch_does_not_chase_its_own_quotes_in_a_quiet_market():
+    r = run_compiled(_sparse_tape(), join_the_touch, np.zeros(16), entry_latency_ns=40_000)
+    # One quote pair (joining 100 / 103); its own orders changing the top do not make it re-quote.
+    assert r["orders"] == 2 and r["fills"] == 0 and r["events"] == 22
+
+
+def test_a_runaway_strategy_is_stopped_with_a_clear_error():
+    import pytest
+    from numba import njit
+
+    from kernel.errors import ParityError
+    from venues.fast.compiled_strategy import CANCEL_ALL, LIMIT
+
+    @njit
+    def requote_always(ts, bid_px, bid_qty, ask_px, ask_qty, position, cash, state, out):
+        out[0, 0] = CANCEL_ALL
+        out[1, 0], out[1, 1], out[1, 2], out[1, 3] = LIMIT, 1, bid_px + 1, 1  # improves the bid: moves the top
+        return 2
+
+    with pytest.raises(ParityError, match=r"more than 5,000 orders .* its own orders"):
+        run_compiled(_sparse_tape(), requote_always, entry_latency_ns=40_000, max_total_orders=5_000)
+
+
+def test_join_the_touch_on_lobster_aapl_quotes_a_bounded_number_of_times(shared_data):
+    """Regression: on the sparse opening of LOBSTER AAPL the unthrottled example strategy
+    chased its own in-flight quotes (6,638 orders in the first 100 events, then ran away)."""
+    import pytest
+
+    from adapters.feeds.lobster import LobsterReader
+
+    lob = shared_data / "lobster"
+    msg = lob / "AAPL_2012-06-21_34200000_57600000_message_1.csv"
+    if not msg.is_file():
+        pytest.skip(f"{msg} not found")
+    book = lob / "AAPL_2012-06-21_34200000_57600000_orderbook_1.csv"
+    ev = np.ascontiguousarray(np.concatenate(list(LobsterReader(msg, book, tick_size=0.01).chunks()))[:300])
+    r = run_compiled(ev, join_the_touch, np.zeros(16), entry_latency_ns=40_000, max_total_orders=10_000)
+    assert 0 < r["orders"] < 100 and r["events"] == 300

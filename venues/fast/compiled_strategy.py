@@ -50,7 +50,8 @@ R_FILLED_QTY = 4
 R_POSITION = 5
 R_TRADES = 6
 R_ERROR = 7  # index of an event with an unknown action + 1, else 0
-NRES = 8
+R_RUNAWAY = 8  # 1: the strategy sent more than max_total_orders orders (the loop stopped there)
+NRES = 9
 
 
 @njit(cache=True)
@@ -113,10 +114,25 @@ def run_compiled(
     state: np.ndarray | None = None,
     entry_latency_ns: int = 0,
     max_orders: int = 8,
+    max_total_orders: int = 10_000_000,
 ) -> dict[str, int]:
-    """Replay ``events`` with the numba ``strategy`` woken at each top change; return counters."""
+    """Replay ``events`` with the numba ``strategy`` woken at each top change; return counters.
+
+    ``max_orders``: order requests per wake-up. ``max_total_orders`` stops a runaway strategy
+    (one that re-quotes on the book changes its own orders make can trade with itself in
+    a loop while no market event comes) with a clear error instead of filling memory.
+    """
     state = np.zeros(16, np.float64) if state is None else state
-    res, cash = _run(events, strategy, state, np.int64(entry_latency_ns), np.int64(max_orders))
+    res, cash = _run(events, strategy, state, np.int64(entry_latency_ns), np.int64(max_orders),
+                     np.int64(max_total_orders))  # fmt: skip
+    if res[R_RUNAWAY]:
+        from kernel.errors import ParityError
+
+        raise ParityError(
+            f"compiled strategy sent more than {max_total_orders:,} orders by market-data event "
+            f"{int(res[R_EVENTS])} ({int(res[R_WAKEUPS]):,} wake-ups): a strategy re-quoting on the "
+            "book changes of its own orders? (raise max_total_orders if this is intended)"
+        )
     if res[R_ERROR]:
         from kernel.errors import DataError
 
@@ -161,7 +177,7 @@ def _process_reports(st, buf, sides, live, nlive, res, cash):
 
 
 @njit(cache=True)
-def _run(ev, strategy, state, latency, max_orders):
+def _run(ev, strategy, state, latency, max_orders, max_total_orders):
     st, ords, lvls, book, omap, buf = _new_book(1 << 12)
     n = ev.shape[0]
     res = np.zeros(NRES, np.int64)
@@ -242,6 +258,10 @@ def _run(ev, strategy, state, latency, max_orders):
                     C.cancel_resting(st, ords, lvls, book, omap, live[j])
                 nlive = 0
             elif qty > 0 and (action == MARKET or px > 0):
+                if next_k >= max_total_orders:
+                    res[R_RUNAWAY] = 1
+                    res[R_EVENTS] = i
+                    return res, cash
                 if next_k == sides.shape[0]:
                     new = np.zeros(2 * next_k, np.int64)
                     new[:next_k] = sides
@@ -278,12 +298,20 @@ def _run(ev, strategy, state, latency, max_orders):
 @njit(cache=True)
 def join_the_touch(ts, bid_px, bid_qty, ask_px, ask_qty, position, cash, state, out):
     """Example strategy: quote one lot at the best bid and ask, re-quoting when the touch moves;
-    stop quoting the side that would push |position| past ``state[0]`` (default 10)."""
+    stop quoting the side that would push |position| past ``state[0]`` (default 10).
+
+    Re-quotes at most once per ``state[3]`` ns (default 1 ms): its own orders move the touch
+    too, and a quote still in flight when the cancel of the previous one lands would make
+    it chase its own orders forever while no market event comes (seen on LOBSTER data)."""
     limit = state[0] if state[0] > 0 else 10.0
     if bid_px == 0 or ask_px == 0:
         return 0
     if bid_px == state[1] and ask_px == state[2]:
         return 0
+    every = state[3] if state[3] > 0 else 1e6
+    if state[4] > 0 and ts < state[4] + every:
+        return 0
+    state[4] = ts
     state[1] = bid_px
     state[2] = ask_px
     k = 0
