@@ -37,9 +37,9 @@ from venues.agents.populations import KINDS, InformedTraders, Population, ValueT
 from venues.matching import MatchingEngine
 
 AGENT_OWNER_BASE = 1000
+AGENT_ORDER_BASE = 3 << 60
 # simpy's event priorities: a process starts URGENT, a timeout fires NORMAL.
 _URGENT, _NORMAL = 0, 1
-AGENT_ORDER_BASE = 3 << 60
 
 _STP = {
     "none": STPMode.NONE,
