@@ -252,7 +252,198 @@ def order_fields_problem(
     return ""
 
 
-class MatchingEngine:
+class OrderEntry:
+    """What both matching engines share in front of their books: order entry (field
+    checks, REJECT, post-only, ACK), amends and the stop book (STOP / STOP_LIMIT orders waiting
+    off-book, triggered with cascades by the last trade price, cancelled by request).
+
+    An engine supplies ``_validate``, ``_crosses``, ``_remember``, ``_emit``, ``_process``,
+    ``_after``, ``_reject_unknown``, ``_resting_fields`` / ``_amend_resting`` (a resting
+    order's owner, side, price, leaves and post-only flag / its repricing) and
+    ``last_trade_price``, and the state ``_stops``, ``_buy_stops``, ``_sell_stops``,
+    ``_timed``, ``_seq`` and ``_in_stops``. Two hooks, no-ops here:
+    :meth:`_accept_id` (refuse an id the engine cannot hold) and :meth:`_stops_changed`
+    (the fast engine mirrors the stop book's bounds into its compiled state).
+    """
+
+    def _accept_id(self, order_id: Any) -> None:
+        """Raise if the engine cannot hold ``order_id`` (called once its fields passed)."""
+
+    def _stops_changed(self) -> None:
+        """The stop book changed (a stop was added, triggered or cancelled)."""
+
+    def submit(
+        self,
+        ts: int,
+        order_id: int,
+        owner: int,
+        side: int,
+        qty: int,
+        price: int = 0,
+        order_type: OrderType = OrderType.LIMIT,
+        tif: TimeInForce = TimeInForce.GTC,
+        stop_price: int = 0,
+        post_only: bool = False,
+        display_qty: int = 0,
+        expire_ts: int = 0,
+    ) -> None:
+        """Enter a new order of any type (reports: REJECT, or ACK then fills/cancel).
+
+        MARKET orders ignore ``tif`` and ``price``; their unfilled rest is
+        cancelled ("no liquidity").  STOP / STOP_LIMIT orders wait off-book
+        until the last trade price reaches ``stop_price``.  An iceberg shows
+        ``display_qty`` (0 < display_qty < qty) at a time.
+        """
+        reason = self._validate(
+            ts, order_id, side, qty, price, order_type, tif, stop_price, post_only, display_qty, expire_ts
+        )
+        q_rep = _as_int(qty) or 0
+        p_rep = _as_int(price) or 0
+        if reason:
+            if owner and "duplicate order id" not in reason and _as_int(order_id) is not None:
+                self._remember(order_id, owner)
+            self._emit(_REJECT, ts, order_id, owner, p_rep, q_rep, 0, reason)
+            return
+        self._accept_id(order_id)
+        order_id = int(order_id)
+        side = int(side)
+        otype = int(order_type)
+        tif = int(tif)
+        qty = q_rep
+        price = p_rep if otype in (_LIMIT, _STOP_LIMIT) else 0
+        display = int(display_qty)
+        expire_ts = int(expire_ts) if tif == _GTD else 0
+        if post_only:
+            crossed = self._crosses(side, price)
+            if crossed:
+                if owner:
+                    self._remember(order_id, owner)
+                self._emit(
+                    _REJECT,
+                    ts,
+                    order_id,
+                    owner,
+                    price,
+                    qty,
+                    0,
+                    f"post-only order {order_id} would cross best {_side_name(-side)} {crossed}",
+                )
+                return
+        if owner:
+            self._remember(order_id, owner)
+        self._seq += 1
+        self._emit(_ACK, ts, order_id, owner, price, qty, qty)
+        if otype == _STOP or otype == _STOP_LIMIT:
+            st = _Stop(order_id, owner, side, qty, price, otype, tif, int(stop_price), display, expire_ts, self._seq)
+            self._stops[order_id] = st
+            (self._buy_stops if side > 0 else self._sell_stops).add(st.key())
+            if tif == _DAY or tif == _GTD:
+                self._timed[order_id] = st
+            self._stops_changed()
+            self._check_stops(ts)  # it may already be crossed
+            return
+        self._process(ts, order_id, owner, side, qty, price, otype, tif, display, expire_ts, bool(post_only))
+        self._after(ts)
+
+    def _check_stops(self, ts: int) -> None:
+        """Trigger every stop the last trade price has crossed, with cascades."""
+        if self._in_stops:
+            return  # the outer loop re-checks after each batch
+        self._in_stops = True
+        try:
+            buys = self._buy_stops
+            sells = self._sell_stops
+            while True:
+                last = self.last_trade_price
+                if not last:
+                    return
+                batch = []
+                while buys and buys[0][0] <= last:
+                    batch.append(buys.pop(0)[2])
+                while sells and sells[0][0] <= -last:
+                    batch.append(sells.pop(0)[2])
+                if not batch:
+                    return
+                for oid in batch:
+                    st = self._stops.pop(oid)
+                    self._stops_changed()
+                    self._emit(
+                        _TRIGGER,
+                        ts,
+                        oid,
+                        st.owner,
+                        st.price,
+                        st.qty,
+                        st.qty,
+                        f"stop {st.stop_px} triggered by last trade {last}",
+                    )
+                    self._process(
+                        ts, oid, st.owner, st.side, st.qty, st.price, st.otype, st.tif, st.display, st.expire_ts
+                    )
+        finally:
+            self._in_stops = False
+            self._stops_changed()
+
+    def amend(self, ts: int, order_id: int, new_price: int | None = None, new_qty: int | None = None) -> None:
+        """Change price and/or total open quantity (``new_qty`` = new leaves).
+
+        Reducing the quantity at an unchanged price keeps queue priority; a
+        price change or a quantity increase moves the order to the back of its
+        (new) level, and a crossing new price trades first as a taker.  Reports
+        REPLACE (new price, new leaves) or REJECT.  Waiting stops can be amended
+        too (``new_price`` is the STOP_LIMIT limit price).
+        """
+        rec = self._resting_fields(order_id)
+        st = self._stops.get(order_id) if rec is None else None
+        if rec is None and st is None:
+            self._reject_unknown(ts, order_id, "amend")
+            return
+        if rec is not None:
+            owner, side, price, leaves, post = rec
+        else:
+            owner, side, price, leaves, post = st.owner, st.side, st.price, st.qty, False
+        bad, new_p, new_l = amend_fields_problem(
+            order_id, new_price, new_qty, price, leaves, st is not None and st.otype == _STOP
+        )
+        if bad:
+            self._emit(_REJECT, ts, order_id, owner, price, leaves, leaves, bad)
+            return
+        if st is not None:
+            st.price = new_p
+            st.qty = new_l
+            self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
+            return
+        if post:
+            crossed = self._crosses(side, new_p)
+            if crossed:
+                self._emit(
+                    _REJECT,
+                    ts,
+                    order_id,
+                    owner,
+                    price,
+                    leaves,
+                    leaves,
+                    f"amend rejected: post-only order {order_id} at {new_p} would cross best "
+                    f"{_side_name(-side)} {crossed}",
+                )
+                return
+        self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
+        self._amend_resting(ts, order_id, new_p, new_l)
+        self._after(ts)
+
+    def _cancel_stop(self, ts: int, order_id: int, reason: str) -> bool:
+        """Cancel a waiting stop (CANCEL with its quantity); False if ``order_id`` is not one."""
+        st = self._stops.pop(order_id, None)
+        if st is None:
+            return False
+        (self._buy_stops if st.side > 0 else self._sell_stops).remove(st.key())
+        self._stops_changed()
+        self._emit(_CANCEL, ts, order_id, st.owner, st.price, st.qty, 0, reason)
+        return True
+
+
+class MatchingEngine(OrderEntry):
     """Price-time priority L3 order book and matching engine for one instrument.
 
     ``on_report(report)`` is called only for reports about orders whose owner is
@@ -571,43 +762,6 @@ class MatchingEngine:
                 break
         return got
 
-    def _check_stops(self, ts: int) -> None:
-        """Trigger every stop the last trade price has crossed, with cascades."""
-        if self._in_stops:
-            return  # the outer loop re-checks after each batch
-        self._in_stops = True
-        try:
-            buys = self._buy_stops
-            sells = self._sell_stops
-            while True:
-                last = self.last_trade_price
-                if not last:
-                    return
-                batch = []
-                while buys and buys[0][0] <= last:
-                    batch.append(buys.pop(0)[2])
-                while sells and sells[0][0] <= -last:
-                    batch.append(sells.pop(0)[2])
-                if not batch:
-                    return
-                for oid in batch:
-                    st = self._stops.pop(oid)
-                    self._emit(
-                        _TRIGGER,
-                        ts,
-                        oid,
-                        st.owner,
-                        st.price,
-                        st.qty,
-                        st.qty,
-                        f"stop {st.stop_px} triggered by last trade {last}",
-                    )
-                    self._process(
-                        ts, oid, st.owner, st.side, st.qty, st.price, st.otype, st.tif, st.display, st.expire_ts
-                    )
-        finally:
-            self._in_stops = False
-
     def _after(self, ts: int) -> None:
         """Post-operation hook: stops may have been crossed by new trades."""
         if self._stops:
@@ -676,77 +830,6 @@ class MatchingEngine:
             return f"order {order_id}: duplicate order id {order_id}"
         return ""
 
-    def submit(
-        self,
-        ts: int,
-        order_id: int,
-        owner: int,
-        side: int,
-        qty: int,
-        price: int = 0,
-        order_type: OrderType = OrderType.LIMIT,
-        tif: TimeInForce = TimeInForce.GTC,
-        stop_price: int = 0,
-        post_only: bool = False,
-        display_qty: int = 0,
-        expire_ts: int = 0,
-    ) -> None:
-        """Enter a new order of any type (reports: REJECT, or ACK then fills/cancel).
-
-        MARKET orders ignore ``tif`` and ``price``; their unfilled rest is
-        cancelled ("no liquidity").  STOP / STOP_LIMIT orders wait off-book
-        until the last trade price reaches ``stop_price``.  An iceberg shows
-        ``display_qty`` (0 < display_qty < qty) at a time.
-        """
-        reason = self._validate(
-            ts, order_id, side, qty, price, order_type, tif, stop_price, post_only, display_qty, expire_ts
-        )
-        q_rep = _as_int(qty) or 0
-        p_rep = _as_int(price) or 0
-        if reason:
-            if owner and "duplicate order id" not in reason and _as_int(order_id) is not None:
-                self._remember(order_id, owner)
-            self._emit(_REJECT, ts, order_id, owner, p_rep, q_rep, 0, reason)
-            return
-        order_id = int(order_id)
-        side = int(side)
-        otype = int(order_type)
-        tif = int(tif)
-        qty = q_rep
-        price = p_rep if otype in (_LIMIT, _STOP_LIMIT) else 0
-        display = int(display_qty)
-        expire_ts = int(expire_ts) if tif == _GTD else 0
-        if post_only:
-            crossed = self._crosses(side, price)
-            if crossed:
-                if owner:
-                    self._remember(order_id, owner)
-                self._emit(
-                    _REJECT,
-                    ts,
-                    order_id,
-                    owner,
-                    price,
-                    qty,
-                    0,
-                    f"post-only order {order_id} would cross best {_side_name(-side)} {crossed}",
-                )
-                return
-        if owner:
-            self._remember(order_id, owner)
-        self._seq += 1
-        self._emit(_ACK, ts, order_id, owner, price, qty, qty)
-        if otype == _STOP or otype == _STOP_LIMIT:
-            st = _Stop(order_id, owner, side, qty, price, otype, tif, int(stop_price), display, expire_ts, self._seq)
-            self._stops[order_id] = st
-            (self._buy_stops if side > 0 else self._sell_stops).add(st.key())
-            if tif == _DAY or tif == _GTD:
-                self._timed[order_id] = st
-            self._check_stops(ts)  # it may already be crossed
-            return
-        self._process(ts, order_id, owner, side, qty, price, otype, tif, display, expire_ts, bool(post_only))
-        self._after(ts)
-
     def cancel(self, ts: int, order_id: int, reason: str = "cancelled by request") -> None:
         """Cancel a resting or waiting-stop order (CANCEL with the removed leaves).
 
@@ -759,10 +842,7 @@ class MatchingEngine:
             self._unlink(rec)
             self._emit(_CANCEL, ts, order_id, rec[_OWN], rec[_PX], rec[_VIS] + rec[_HID], 0, reason)
             return
-        st = self._stops.pop(order_id, None)
-        if st is not None:
-            (self._buy_stops if st.side > 0 else self._sell_stops).remove(st.key())
-            self._emit(_CANCEL, ts, order_id, st.owner, st.price, st.qty, 0, reason)
+        if self._cancel_stop(ts, order_id, reason):
             return
         self._reject_unknown(ts, order_id, "cancel")
 
@@ -773,53 +853,14 @@ class MatchingEngine:
         else:
             self.unknown_ids += 1
 
-    def amend(self, ts: int, order_id: int, new_price: int | None = None, new_qty: int | None = None) -> None:
-        """Change price and/or total open quantity (``new_qty`` = new leaves).
-
-        Reducing the quantity at an unchanged price keeps queue priority; a
-        price change or a quantity increase moves the order to the back of its
-        (new) level, and a crossing new price trades first as a taker.  Reports
-        REPLACE (new price, new leaves) or REJECT.  Waiting stops can be amended
-        too (``new_price`` is the STOP_LIMIT limit price).
-        """
+    def _resting_fields(self, order_id: Any) -> tuple[int, int, int, int, bool] | None:
         rec = self._orders.get(order_id)
-        st = self._stops.get(order_id) if rec is None else None
-        if rec is None and st is None:
-            self._reject_unknown(ts, order_id, "amend")
-            return
-        if rec is not None:
-            owner, side, price, leaves = rec[_OWN], rec[_SIDE], rec[_PX], rec[_VIS] + rec[_HID]
-        else:
-            owner, side, price, leaves = st.owner, st.side, st.price, st.qty
-        bad, new_p, new_l = amend_fields_problem(
-            order_id, new_price, new_qty, price, leaves, st is not None and st.otype == _STOP
-        )
-        if bad:
-            self._emit(_REJECT, ts, order_id, owner, price, leaves, leaves, bad)
-            return
-        if st is not None:
-            st.price = new_p
-            st.qty = new_l
-            self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
-            return
-        if rec[_POST]:
-            crossed = self._crosses(side, new_p)
-            if crossed:
-                self._emit(
-                    _REJECT,
-                    ts,
-                    order_id,
-                    owner,
-                    price,
-                    leaves,
-                    leaves,
-                    f"amend rejected: post-only order {order_id} at {new_p} would cross best "
-                    f"{_side_name(-side)} {crossed}",
-                )
-                return
-        self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
-        self._reprice(ts, rec, new_p, new_l)
-        self._after(ts)
+        if rec is None:
+            return None
+        return rec[_OWN], rec[_SIDE], rec[_PX], rec[_VIS] + rec[_HID], bool(rec[_POST])
+
+    def _amend_resting(self, ts: int, order_id: int, price: int, leaves: int) -> None:
+        self._reprice(ts, self._orders[order_id], price, leaves)
 
     def _reprice(self, ts: int, rec: list, price: int, leaves: int, match: bool = True) -> None:
         """Apply a new price / leaves (> 0) to a resting order with the priority rule

@@ -36,10 +36,10 @@ from kernel.orders import OrderType, STPMode, TimeInForce
 from venues.fast import core as C
 from venues.matching import (
     ExecReport,
+    OrderEntry,
     ReportKind,
     _as_int,
-    _side_name,
-    amend_fields_problem,
+    _Stop,
     order_fields_problem,
 )
 
@@ -93,28 +93,6 @@ def _reason(code: int, px: int, a1: int, a2: int, a3: int) -> str:
     raise AssertionError(f"unknown reason code {code}")
 
 
-class _Stop:
-    """A stop / stop-limit order waiting off-book (as in the reference)."""
-
-    __slots__ = ("oid", "owner", "side", "qty", "price", "otype", "tif", "stop_px", "display", "expire_ts", "seq")
-
-    def __init__(self, oid, owner, side, qty, price, otype, tif, stop_px, display, expire_ts, seq) -> None:
-        self.oid = oid
-        self.owner = owner
-        self.side = side
-        self.qty = qty
-        self.price = price
-        self.otype = otype
-        self.tif = tif
-        self.stop_px = stop_px
-        self.display = display
-        self.expire_ts = expire_ts
-        self.seq = seq
-
-    def key(self) -> tuple[int, int, int]:
-        return (self.stop_px if self.side > 0 else -self.stop_px, self.seq, self.oid)
-
-
 class _EntryPoints:
     """Compiled entry points of the kernels the wrapper calls: they skip numba's argument
     type dispatch (~0.3 us a call); every kernel has one signature, so the types are known."""
@@ -139,7 +117,7 @@ def _top4(st, lvls, book):
 _top_ep = _top4.overloads[_top4.signatures[0]].entry_point
 
 
-class FastMatchingEngine:
+class FastMatchingEngine(OrderEntry):
     """Drop-in, compiled twin of :class:`venues.matching.MatchingEngine` (same API and reports).
 
     Extra API for the simulated venue: :meth:`apply_events` (MD_DTYPE arrays
@@ -345,45 +323,15 @@ class FastMatchingEngine:
         return bb if bb and price <= bb else 0
 
     def _sync_stops(self) -> None:
+        """Mirror the stop book's count and nearest triggers into the compiled state."""
         st = self._st
         st[C.S_NSTOPS] = len(self._stops)
         st[C.S_STOP_BUY] = self._buy_stops[0][0] if self._buy_stops else C.I64_MAX
         st[C.S_STOP_SELL] = -self._sell_stops[0][0] if self._sell_stops else C.I64_MIN
 
-    # ------------------------------------------------------------ stops
+    _stops_changed = _sync_stops
 
-    def _check_stops(self, ts: int) -> None:
-        """Trigger every stop the last trade price has crossed, with cascades (reference: same name)."""
-        if self._in_stops:
-            return
-        self._in_stops = True
-        try:
-            buys = self._buy_stops
-            sells = self._sell_stops
-            while True:
-                last = self.last_trade_price
-                if not last:
-                    return
-                batch = []
-                while buys and buys[0][0] <= last:
-                    batch.append(buys.pop(0)[2])
-                while sells and sells[0][0] <= -last:
-                    batch.append(sells.pop(0)[2])
-                if not batch:
-                    return
-                for oid in batch:
-                    st = self._stops.pop(oid)
-                    self._sync_stops()
-                    self._emit(
-                        _TRIGGER, ts, oid, st.owner, st.price, st.qty, st.qty,
-                        f"stop {st.stop_px} triggered by last trade {last}",
-                    )  # fmt: skip
-                    self._process(
-                        ts, oid, st.owner, st.side, st.qty, st.price, st.otype, st.tif, st.display, st.expire_ts
-                    )
-        finally:
-            self._in_stops = False
-            self._sync_stops()
+    # ------------------------------------------------------------ stops
 
     def _after(self, ts: int) -> None:
         if self._stops:
@@ -410,67 +358,9 @@ class FastMatchingEngine:
             return f"order {order_id}: duplicate order id {order_id}"
         return ""
 
-    def submit(
-        self,
-        ts: int,
-        order_id: int,
-        owner: int,
-        side: int,
-        qty: int,
-        price: int = 0,
-        order_type: OrderType = OrderType.LIMIT,
-        tif: TimeInForce = TimeInForce.GTC,
-        stop_price: int = 0,
-        post_only: bool = False,
-        display_qty: int = 0,
-        expire_ts: int = 0,
-    ) -> None:
-        """Enter a new order of any type (see :meth:`venues.matching.MatchingEngine.submit`)."""
-        reason = self._validate(
-            ts, order_id, side, qty, price, order_type, tif, stop_price, post_only, display_qty, expire_ts
-        )
-        q_rep = _as_int(qty) or 0
-        p_rep = _as_int(price) or 0
-        if reason:
-            if owner and "duplicate order id" not in reason and _as_int(order_id) is not None:
-                self._remember(order_id, owner)
-            self._emit(_REJECT, ts, order_id, owner, p_rep, q_rep, 0, reason)
-            return
+    def _accept_id(self, order_id: Any) -> None:
         if not _ID_MIN <= int(order_id) <= _ID_MAX:
             raise ValueError(f"order {order_id}: the fast engine needs order ids in [-2**63 + 1, 2**63 - 1]")
-        order_id = int(order_id)
-        side = int(side)
-        otype = int(order_type)
-        tif = int(tif)
-        qty = q_rep
-        price = p_rep if otype in (_LIMIT, _STOP_LIMIT) else 0
-        display = int(display_qty)
-        expire_ts = int(expire_ts) if tif == _GTD else 0
-        if post_only:
-            crossed = self._crosses(side, price)
-            if crossed:
-                if owner:
-                    self._remember(order_id, owner)
-                self._emit(
-                    _REJECT, ts, order_id, owner, price, qty, 0,
-                    f"post-only order {order_id} would cross best {_side_name(-side)} {crossed}",
-                )  # fmt: skip
-                return
-        if owner:
-            self._remember(order_id, owner)
-        self._seq += 1
-        self._emit(_ACK, ts, order_id, owner, price, qty, qty)
-        if otype == _STOP or otype == _STOP_LIMIT:
-            st = _Stop(order_id, owner, side, qty, price, otype, tif, int(stop_price), display, expire_ts, self._seq)
-            self._stops[order_id] = st
-            (self._buy_stops if side > 0 else self._sell_stops).add(st.key())
-            if tif == _DAY or tif == _GTD:
-                self._timed[order_id] = st
-            self._sync_stops()
-            self._check_stops(ts)
-            return
-        self._process(ts, order_id, owner, side, qty, price, otype, tif, display, expire_ts, bool(post_only))
-        self._after(ts)
 
     def cancel(self, ts: int, order_id: int, reason: str = "cancelled by request") -> None:
         """Cancel a resting or waiting-stop order (see the reference)."""
@@ -480,11 +370,7 @@ class FastMatchingEngine:
             owner, price, leaves = int(st[C.S_TOP0]), int(st[C.S_TOP0 + 1]), int(st[C.S_TOP0 + 2])
             self._emit(_CANCEL, ts, order_id, owner, price, leaves, 0, reason)
             return
-        stop = self._stops.pop(order_id, None)
-        if stop is not None:
-            (self._buy_stops if stop.side > 0 else self._sell_stops).remove(stop.key())
-            self._sync_stops()
-            self._emit(_CANCEL, ts, order_id, stop.owner, stop.price, stop.qty, 0, reason)
+        if self._cancel_stop(ts, order_id, reason):
             return
         self._reject_unknown(ts, order_id, "cancel")
 
@@ -495,40 +381,14 @@ class FastMatchingEngine:
         else:
             self._st[C.S_UNKNOWN] += 1
 
-    def amend(self, ts: int, order_id: int, new_price: int | None = None, new_qty: int | None = None) -> None:
-        """Change price and/or leaves with the reference's priority rules."""
+    def _resting_fields(self, order_id: Any) -> tuple[int, int, int, int, bool] | None:
         rec = self._rec(order_id)
-        st = self._stops.get(order_id) if rec is None else None
-        if rec is None and st is None:
-            self._reject_unknown(ts, order_id, "amend")
-            return
-        if rec is not None:
-            owner, side, price, leaves = rec[C.O_OWN], rec[C.O_SIDE], rec[C.O_PX], rec[C.O_VIS] + rec[C.O_HID]
-        else:
-            owner, side, price, leaves = st.owner, st.side, st.price, st.qty
-        bad, new_p, new_l = amend_fields_problem(
-            order_id, new_price, new_qty, price, leaves, st is not None and st.otype == _STOP
-        )
-        if bad:
-            self._emit(_REJECT, ts, order_id, owner, price, leaves, leaves, bad)
-            return
-        if st is not None:
-            st.price = new_p
-            st.qty = new_l
-            self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
-            return
-        if rec[C.O_POST]:
-            crossed = self._crosses(side, new_p)
-            if crossed:
-                self._emit(
-                    _REJECT, ts, order_id, owner, price, leaves, leaves,
-                    f"amend rejected: post-only order {order_id} at {new_p} would cross best "
-                    f"{_side_name(-side)} {crossed}",
-                )  # fmt: skip
-                return
-        self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
-        self._call(_E.x_reprice, new_l, ts, int(order_id), new_p, new_l)
-        self._after(ts)
+        if rec is None:
+            return None
+        return rec[C.O_OWN], rec[C.O_SIDE], rec[C.O_PX], rec[C.O_VIS] + rec[C.O_HID], bool(rec[C.O_POST])
+
+    def _amend_resting(self, ts: int, order_id: int, price: int, leaves: int) -> None:
+        self._call(_E.x_reprice, leaves, ts, int(order_id), price, leaves)
 
     def expire(self, ts: int, day_end: bool = False) -> None:
         """Expire GTD orders with ``expire_ts <= ts`` and, if ``day_end``, all DAY orders."""
