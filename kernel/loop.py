@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import Event
 
 from kernel.clock import SimClock
 from kernel.errors import DataError
@@ -31,33 +30,6 @@ from kernel.rng import RngStreams
 PRIO_VENUE = 1  # order arrival / expiry at a venue
 PRIO_DELIVERY = 2  # reports and market data reaching the strategy
 PRIO_TIMER = 3  # strategy timers
-
-
-class _Call(Event):
-    """A pre-triggered simpy event that runs ``fn(*args)`` at ``ts``.
-
-    :meth:`Kernel.run` runs these itself (what ``env.step`` would do for them,
-    without the call); other events, such as simpy processes, go through
-    ``env.step``.
-    """
-
-    __slots__ = ("ts", "fn", "args", "clock")
-
-    def __init__(self, env: simpy.Environment, clock: SimClock, ts: int, fn: Callable[..., Any], args: tuple) -> None:
-        self.env = env
-        self.callbacks = [_fire]
-        self._ok = True
-        self._value = None
-        self._defused = False
-        self.ts = ts
-        self.fn = fn
-        self.args = args
-        self.clock = clock
-
-
-def _fire(event: _Call) -> None:
-    event.clock._now = event.ts
-    event.fn(*event.args)
 
 
 class _Feed:
@@ -80,6 +52,8 @@ class _Feed:
         "next_ts",
         "window",
         "last_ts",
+        "n",
+        "at",
     )
 
     def __init__(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray], journal: Journal):
@@ -93,6 +67,8 @@ class _Feed:
         self.chunk: np.ndarray | None = None
         self.ts: list[int] | np.ndarray = []
         self.last_ts: int | None = None  # of the current chunk
+        self.n = 0  # events in the current chunk
+        self.at: Callable[[int], int] = self.ts.__getitem__  # ts of the event at an index, as an int
         self.pos = 0
         self.hashed = 0
         self.next_ts: float = math.inf
@@ -114,6 +90,8 @@ class _Feed:
                 # A list for the kernel's bisect over windows; a consumer that applies windows
                 # itself (apply_window) needs only single times: no list of a whole chunk then.
                 self.ts = ts.tolist() if self.window is None else ts
+                self.at = self.ts.__getitem__ if self.window is None else ts.item
+                self.n = len(ts)
                 self.pos = self.hashed = 0
                 self.next_ts = int(ts[0])
                 self.last_ts = int(ts[-1])
@@ -129,11 +107,11 @@ class _Feed:
 
     def consumed(self, stop: int) -> None:
         self.pos = stop
-        if stop >= len(self.ts):
+        if stop >= self.n:
             self.flush()
             self._load()
         else:
-            self.next_ts = int(self.ts[stop])
+            self.next_ts = self.at(stop)
 
 
 class Kernel:
@@ -162,8 +140,16 @@ class Kernel:
         if delay < 0:
             raise ValueError(f"cannot schedule at {ts}: the kernel is already at {env.now}")
         self.scheduled_calls += 1
-        # env.schedule(event, priority, delay), inlined: the same (time, priority, eid) key.
-        heappush(env._queue, (ts, priority, next(env._eid), _Call(env, self.clock, ts, fn, args)))
+        # The same (time, priority, eid) key as env.schedule; a call is (key..., fn, args), which
+        # the loop runs itself (simpy's events are (key..., event) 4-tuples for env.step).
+        heappush(env._queue, (ts, priority, next(env._eid), fn, args))
+
+    def push(self, ts: int, priority: int, fn: Callable[..., Any], args: tuple) -> None:
+        """:meth:`call_at` for hot callers: positional, ``args`` as a tuple, and ``ts`` trusted
+        to be no earlier than now (a venue's delivery: an event time plus a latency)."""
+        self.scheduled_calls += 1
+        env = self.env
+        heappush(env._queue, (ts, priority, next(env._eid), fn, args))
 
     def call_after(self, delay_ns: int, fn: Callable[..., Any], *args: Any, priority: int = PRIO_DELIVERY) -> None:
         """Run ``fn(*args)`` ``delay_ns`` after the current time."""
@@ -186,49 +172,59 @@ class Kernel:
         feeds = self._feeds
         clock = self.clock
         queue = env._queue  # peeked directly: env.peek() costs a call per step
+        only = feeds[0] if len(feeds) == 1 else None  # one feed: no other feed bounds a window
         while not self.stopped:
             t_heap = queue[0][0] if queue else math.inf
-            feed = None
-            t_md = math.inf
-            for f in feeds:
-                nt = f.next_ts
-                if nt < t_md:
-                    t_md, feed = nt, f
+            if only is not None:
+                t_md = only.next_ts
+                feed = only if t_md != math.inf else None
+            else:
+                feed = None
+                t_md = math.inf
+                for f in feeds:
+                    nt = f.next_ts
+                    if nt < t_md:
+                        t_md, feed = nt, f
             if feed is not None and t_md <= t_heap and t_md <= end:
                 window = feed.window
                 if window is None:
                     bound = min(t_heap, t_md + feed.consumer.lookahead_ns(), end)
                 else:
                     bound = t_heap if t_heap < end else end  # the consumer applies its lookahead itself
-                for other in feeds:
-                    if other is not feed and other.next_ts < bound:
-                        bound = other.next_ts
+                if only is None:
+                    for other in feeds:
+                        if other is not feed and other.next_ts < bound:
+                            bound = other.next_ts
                 start = feed.pos
-                ts = feed.ts
                 if t_md > clock._now:
                     clock._now = t_md
                 if window is None:
+                    ts = feed.ts
                     stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
                     feed.consumer.apply_market_data(feed.chunk, start, stop)
                 else:
                     stop = window(feed.chunk, start, bound)
                 self.md_events += stop - start
-                last = int(ts[stop - 1])
+                last = feed.at(stop - 1)
                 if last > clock._now:
                     clock._now = last
-                feed.consumed(stop)
+                # feed.consumed(stop), inlined (once per window)
+                feed.pos = stop
+                if stop < feed.n:
+                    feed.next_ts = feed.at(stop)
+                else:
+                    feed.flush()
+                    feed._load()
                 if progress is not None:
                     progress(clock._now)
             elif queue and t_heap <= end:
                 if until_data_end and feed is None and t_heap > clock._now:
                     break
-                event = queue[0][3]
-                if type(event) is _Call:  # env.step() for a call, inlined
+                item = queue[0]
+                if len(item) == 5:  # a call: run it (what env.step would do for an event)
                     heappop(queue)
-                    env._now = t_heap
-                    event.callbacks = None
-                    clock._now = event.ts
-                    event.fn(*event.args)
+                    env._now = clock._now = t_heap
+                    item[3](*item[4])
                 else:
                     env.step()
             else:

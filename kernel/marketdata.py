@@ -19,10 +19,17 @@ if TYPE_CHECKING:
 class MarketDataBus:
     """Subscriptions and dispatch of ``on_book`` / ``on_trade``."""
 
-    def __init__(self, on_mark: Callable[[int, float, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_mark: Callable[[int, float, int], int | None] | None = None,
+        on_pnl: Callable[[int], None] | None = None,
+    ) -> None:
         self._book_subs: dict[int, list[Strategy]] = {}
         self._trade_subs: dict[int, list[Strategy]] = {}
-        self._on_mark = on_mark  # (instrument, mid price in ticks, ts) -> None
+        # on_mark(instrument, mid price in ticks, ts) -> the position (e.g. Portfolio.mark); when
+        # it is not flat the mark moved PnL and on_pnl(ts) follows (e.g. OMS.on_mark).
+        self._on_mark = on_mark
+        self._on_pnl = on_pnl
         self.last_book: dict[int, BookTop] = {}
         self.book_updates = 0
         self.trade_updates = 0
@@ -38,10 +45,13 @@ class MarketDataBus:
 
     def publish_book(self, book: BookTop) -> None:
         self.book_updates += 1
-        self.last_book[book.instrument] = book
-        if self._on_mark is not None and book.bid_px and book.ask_px:
-            self._on_mark(book.instrument, book.mid, book.ts)
-        for strategy in self._book_subs.get(book.instrument, ()):
+        instrument = book[1]  # by index: once per top change, attribute access costs
+        self.last_book[instrument] = book
+        if self._on_mark is not None:
+            bid, ask = book[2], book[4]
+            if bid and ask and self._on_mark(instrument, (bid + ask) / 2, book[0]) and self._on_pnl is not None:
+                self._on_pnl(book[0])  # (bid + ask) / 2 is BookTop.mid
+        for strategy in self._book_subs.get(instrument, ()):
             strategy.on_book(book)
 
     def publish_trade(self, trade: Trade) -> None:

@@ -125,14 +125,18 @@ class Portfolio:
         self._update_drawdown(ts)
         return realized
 
-    def mark(self, instrument: int, price: int, ts: int) -> None:
-        """Set the mark-to-market price (ticks) of ``instrument``."""
-        book = self._book(instrument)
+    def mark(self, instrument: int, price: int, ts: int) -> int:
+        """Set the mark-to-market price (ticks) of ``instrument``; return its position."""
+        book = self._books.get(instrument)
+        if book is None:
+            book = self._book(instrument)  # raises: unknown instrument
         book.mark = price
-        if book.position:
+        position = book.position
+        if position:
             self._update_drawdown(ts)
         else:
             self.last_ts = ts  # flat: the mark moves no PnL, so peak and drawdown stay
+        return position
 
     def _update_drawdown(self, ts: int) -> None:
         self.last_ts = ts

@@ -123,7 +123,7 @@ class Run:
         limits = {k: v for k, v in scenario.risk.model_dump().items() if v is not None}
         self.risk = RiskEngine(RiskLimits(**limits), self.portfolio)
         self.oms = OMS(self.kernel.journal, self.portfolio, self.risk, self.kernel.now, self._notify)
-        self.bus = MarketDataBus(on_mark=self._mark)
+        self.bus = MarketDataBus(on_mark=self.portfolio.mark, on_pnl=self.oms.on_mark)
         self.venues = {v.name: self._build_venue(v) for v in scenario.venues}
         for name, venue_name, _, chunks in sources:
             self.kernel.add_feed(name, self.venues[venue_name], chunks)
@@ -198,11 +198,6 @@ class Run:
 
     def _notify(self, fn: Callable[..., None], args: tuple) -> None:
         self.kernel.call_at(self.kernel.now(), fn, *args, priority=PRIO_DELIVERY)
-
-    def _mark(self, instrument: int, price: float, ts: int) -> None:
-        self.portfolio.mark(instrument, price, ts)
-        if self.portfolio.position(instrument):  # a mark moves PnL only when not flat
-            self.oms.on_mark(ts)
 
     # -- execution --------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> RunResult:

@@ -120,6 +120,9 @@ class _SchedulerProxy:
     def call_after(self, delay_ns: int, fn: Callable[..., Any], *args: Any, priority: int = PRIO_DELIVERY) -> None:
         self._inj._schedule(self._kernel.now() + int(delay_ns), fn, args, priority)
 
+    def push(self, ts: int, priority: int, fn: Callable[..., Any], args: tuple) -> None:
+        self._inj._schedule(ts, fn, args, priority)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._kernel, name)
 

@@ -48,6 +48,7 @@ def engine_class(engine: str | Callable[..., Any]) -> Callable[..., Any]:
 _TERMINAL_KINDS = (ReportKind.CANCEL, ReportKind.EXPIRE)
 # venues.fast.core mode bits / statuses (literal here: the reference path never imports numba)
 _M_WATCH, _M_RECORD_TOP, _M_BOUND = 1, 2, 4
+_M_WATCH_WINDOW = _M_WATCH | _M_RECORD_TOP | _M_BOUND
 _ST_TOP = 1
 _COLUMNS = ("ts", "order_id", "price", "qty", "action", "side")
 
@@ -122,6 +123,7 @@ class SimulatedVenue:
         self._min_callback_ns = min(min_latency_ns(self.latency.market_data), min_latency_ns(self.latency.response))
         self._depth: dict[int, int] = {}
         self._watch: set[int] = set()
+        self._plain_watch: set[int] = set()  # watched without depth or recorded latency (fast engines)
         self._last_top: dict[int, tuple[int, int, int, int]] = {}
         self._live: set[int] = set()  # participant orders acked and not yet done
         self._cols_for: np.ndarray | None = None
@@ -132,8 +134,6 @@ class SimulatedVenue:
         self.bus: MarketDataBus | None = None
         self.reports = 0
         if self._fast:
-            for iid, e in self.engines.items():
-                e.on_top = self._make_top_hook(iid)
             self.apply_window = self._apply_window
 
     # -- wiring ---------------------------------------------------------------
@@ -148,10 +148,19 @@ class SimulatedVenue:
         self.kernel, self.oms, self.bus = kernel, oms, bus
         for iid in self.instruments:
             oms.route(iid, self)
+        if self._fast:
+            for iid, e in self.engines.items():
+                e.on_top = self._make_top_hook(iid)
 
     def subscribe(self, instrument: int, depth: int = 0, trades: bool = False) -> None:
+        if self._fast:
+            self.engines[instrument].touched = True  # the first window publishes the current top
         self._watch.add(instrument)
         self._depth[instrument] = max(depth, self._depth.get(instrument, 0))
+        if self._depth[instrument] == 0 and self._recorded is None:
+            self._plain_watch.add(instrument)
+        else:
+            self._plain_watch.discard(instrument)
         if trades:
             self.engines[instrument].on_trade = self._make_trade_hook(instrument)
 
@@ -240,6 +249,8 @@ class SimulatedVenue:
     def _publish_if_changed(self, instrument: int, ts: int) -> None:
         engine = self.engines[instrument]
         top = engine.top()
+        if self._fast:
+            engine.touched = False  # the top published (or unchanged) is the engine's own
         if top == self._last_top.get(instrument):
             return
         self._last_top[instrument] = top
@@ -257,6 +268,9 @@ class SimulatedVenue:
         last_top = self._last_top
         recorded = self._recorded
         arrival = self._md.arrival
+        publish = self.bus.publish_book
+        venue = self  # venue.kernel may be a fault injector's proxy set after attach
+        new = tuple.__new__  # BookTop without its Python-level __new__ (hot: once per top change)
 
         def on_top(ts: int, bid_px: int, bid_qty: int, ask_px: int, ask_qty: int, index: int) -> None:
             if recorded is not None:
@@ -265,8 +279,8 @@ class SimulatedVenue:
             if top == last_top.get(instrument):
                 return
             last_top[instrument] = top
-            book = BookTop(ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ())
-            self.kernel.call_at(arrival(ts), self.bus.publish_book, book, priority=PRIO_DELIVERY)
+            book = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
+            venue.kernel.push(arrival(ts), PRIO_DELIVERY, publish, (book,))
 
         return on_top
 
@@ -305,47 +319,58 @@ class SimulatedVenue:
         that callback's delivery may come next. At least the event at
         ``start`` is applied (the kernel calls with ``bound >= its ts``).
         """
-        instrument = self._chunk(events)
-        b = _NO_BOUND if bound >= _NO_BOUND else int(bound)
-        return self._fast_apply(instrument, events, start, len(events), b, True)
-
-    def _fast_apply(self, instrument: int, events: np.ndarray, start: int, stop: int, bound: int, bounded: bool) -> int:
+        if events is not self._cols_for:
+            self._chunk(events)
+        instrument = self._chunk_instrument
         engine = self.engines[instrument]
+        b = _NO_BOUND if bound >= _NO_BOUND else int(bound)
+        if instrument in self._watch:
+            if engine.touched or instrument not in self._plain_watch:
+                return self._watched(engine, instrument, events, start, len(events), b)
+            # The common case, as _watched runs it: top changes recorded and published by on_top.
+            return engine.run_events(events, start, len(events), _M_WATCH_WINDOW, b, self._min_callback_ns)[0]
+        return engine.run_events(events, start, len(events), _M_BOUND, b, self._min_callback_ns)[0]
+
+    def _watched(self, engine: Any, instrument: int, events: np.ndarray, start: int, stop: int, bound: int) -> int:
+        """Fast engine, watched instrument: apply, publishing every top change (``bound`` -1: no window)."""
         lookahead = self._min_callback_ns
-        if instrument not in self._watch:
-            if bounded:
-                engine.set_window(bound, lookahead)
-                return engine.run_events(events, start, stop, _M_BOUND)[0]
-            return engine.run_events(events, start, stop, 0)[0]
         # A top changed outside market data (an expiry, a new subscription) is published by the
-        # reference at the end of the kernel's window: keep to that window then.
-        stale = engine.top() != self._last_top.get(instrument)
-        if bounded:
-            if stale:
+        # reference at the end of the kernel's window: keep to that window then. Only the
+        # engine's Python entry points can have changed it (``touched``).
+        stale = False
+        if engine.touched:
+            engine.touched = False
+            stale = engine.top() != self._last_top.get(instrument)
+            if stale and bound >= 0:
                 bound = min(bound, int(events["ts"][start]) + lookahead)
-            engine.set_window(bound, lookahead)
-        mode = _M_WATCH | (_M_BOUND if bounded else 0)
-        if not self._depth.get(instrument, 0):
-            mode |= _M_RECORD_TOP  # depth snapshots need the book at the moment: return per change instead
-        recorded = getattr(self, "_recorded", None)
-        i = start
-        while True:
-            i, status = engine.run_events(events, i, stop, mode)
-            if status != _ST_TOP:
-                break
+        # Depth snapshots need the book at the moment: return per change instead of recording.
+        mode = _M_WATCH if self._depth.get(instrument, 0) else _M_WATCH | _M_RECORD_TOP
+        if bound >= 0:
+            mode |= _M_BOUND
+        i, status = engine.run_events(events, start, stop, mode, bound, lookahead)
+        recorded = self._recorded
+        while status == _ST_TOP:
             if recorded is not None:
                 recorded.mark(i - 1)
             self._publish_if_changed(instrument, int(events["ts"][i - 1]))
+            i, status = engine.run_events(events, i, stop, mode)
         if recorded is not None and i > start:
             recorded.mark(i - 1)  # the reference marks the last event of every window
-        if stale and i > start:
-            self._publish_if_changed(instrument, int(events["ts"][i - 1]))
+        if stale:
+            if i > start:
+                self._publish_if_changed(instrument, int(events["ts"][i - 1]))
+            else:
+                engine.touched = True  # not published yet
         return i
 
     def apply_market_data(self, events: np.ndarray, start: int, stop: int) -> None:
         instrument = self._chunk(events)
         if self._fast:
-            self._fast_apply(instrument, events, start, stop, _NO_BOUND, False)
+            engine = self.engines[instrument]
+            if instrument in self._watch:
+                self._watched(engine, instrument, events, start, stop, -1)
+            else:
+                engine.run_events(events, start, stop, 0)
             return
         engine = self.engines[instrument]
         ts, oid, price, qty, action, side = self._cols

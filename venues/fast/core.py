@@ -1297,8 +1297,8 @@ def top_aq(st, lvls, book):
     return lvls[book[1, na - 1], L_QTY] if st[S_BA] != 0 and na > 0 else 0
 
 
-@_hot("i8(A1, A2, A2, A2, A2, A2, EV, i8, i8, i8)", "i8(A1, A2, A2, A2, A2, A2, EVR, i8, i8, i8)")
-def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
+@_hot("i8(A1, A2, A2, A2, A2, A2, EV, i8, i8, i8, i8, i8)", "i8(A1, A2, A2, A2, A2, A2, EVR, i8, i8, i8, i8, i8)")
+def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead):
     """Apply MD_DTYPE events ``start .. stop-1`` (reference: ``apply_batch``).
 
     Returns ``index << 4 | status`` (``ST_*``). With ``M_WATCH`` a top change
@@ -1306,8 +1306,14 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode):
     ``K_TOP`` row and goes on. With ``M_BOUND`` the loop stops before the
     first event whose ts is past ``st[S_BOUND]``; the first event that writes
     a row tightens the bound to its ts + ``st[S_LOOKAHEAD]`` (the soonest its
-    callbacks can be delivered).
+    callbacks can be delivered). ``bound >= 0`` arms a new window (``S_BOUND`` =
+    ``bound``, ``S_LOOKAHEAD`` = ``lookahead``, no callback yet); ``-1`` goes on
+    with the armed one (a call again after ``ST_GROW`` / ``ST_FLUSH``).
     """
+    if bound >= 0:
+        st[S_BOUND] = bound
+        st[S_LOOKAHEAD] = lookahead
+        st[S_FIRSTCB] = 0
     watch = (mode & M_WATCH) != 0
     record_top = (mode & M_RECORD_TOP) != 0
     bounded = (mode & M_BOUND) != 0

@@ -59,6 +59,8 @@ _OWNER_MEMORY = 1 << 17
 _ID_MIN = -(1 << 63) + 1  # -2**63 is the id map's empty key
 _ID_MAX = (1 << 63) - 1
 
+_ST_DONE, _ST_BOUND, _S_NBUF, _K_TOP = C.ST_DONE, C.ST_BOUND, C.S_NBUF, C.K_TOP
+
 _ACK = ReportKind.ACK
 _REJECT = ReportKind.REJECT
 _CANCEL = ReportKind.CANCEL
@@ -161,6 +163,9 @@ class FastMatchingEngine(OrderEntry):
         self._on_trade = None
         # M_RECORD_TOP: (ts, bid_px, bid_qty, ask_px, ask_qty, index of the event that changed it)
         self.on_top: Callable[[int, int, int, int, int, int], None] | None = None
+        # True once a Python entry point (order entry, cancel, expire, ...) ran: the top may
+        # have changed outside market-data windows. The venue clears it when it publishes.
+        self.touched = False
         self.stp_mode = stp_mode
         self.on_report = on_report
         self.on_trade = on_trade
@@ -257,6 +262,7 @@ class FastMatchingEngine(OrderEntry):
 
     def _call(self, fn, q: int, *args):
         """``fn(arrays..., *args)``, making room (grow, flush) and calling again when it asks."""
+        self.touched = True
         r = fn(self._st, self._ords, self._lvls, self._book, self._omap, self._buf, *args)
         if r == _NEED_ROOM:
             self._make_room(q if 0 < q < 1 << 40 else (1 if q <= 0 else 1 << 40))
@@ -265,32 +271,28 @@ class FastMatchingEngine(OrderEntry):
             self._flush()
         return r
 
-    def _flush(self) -> None:
-        """Fire the callbacks buffered by compiled code, in order."""
+    def _flush(self, n: int = -1) -> None:
+        """Fire the callbacks buffered by compiled code (``n`` rows when known), in order."""
         st = self._st
-        n = int(st[C.S_NBUF])
-        if not n:
-            return
+        if n < 0:
+            n = st.item(_S_NBUF)
+            if not n:
+                return
         rows = self._buf[:n].tolist()
-        st[C.S_NBUF] = 0
-        on_report = self._on_report
-        on_trade = self._on_trade
+        st[_S_NBUF] = 0
         on_top = self.on_top
-        kinds = _KINDS
-        liq = _LIQ
-        fixed = _FIXED_REASONS
         for r in rows:
             k = r[0]
-            if k == 0:
-                on_trade(r[1], r[4], r[5], r[8])
-            elif k == 8:
+            if k == _K_TOP:  # the most frequent row where a venue watches the book
                 on_top(r[1], r[2], r[3], r[4], r[5], r[8])
-            elif on_report is not None:
+            elif k == 0:
+                self._on_trade(r[1], r[4], r[5], r[8])
+            elif self._on_report is not None:
                 code = r[7]
-                text = fixed.get(code)
+                text = _FIXED_REASONS.get(code)
                 if text is None:
                     text = _reason(code, r[4], r[8], r[9], r[10])
-                on_report(ExecReport(kinds[k], r[1], r[2], r[3], r[4], r[5], r[6], text, liq[r[11]]))
+                self._on_report(ExecReport(_KINDS[k], r[1], r[2], r[3], r[4], r[5], r[6], text, _LIQ[r[11]]))
 
     def _emit(self, kind, ts, oid, owner, price, qty, leaves, reason="", liquidity="") -> None:
         cb = self._on_report
@@ -366,6 +368,7 @@ class FastMatchingEngine(OrderEntry):
         """Cancel a resting or waiting-stop order (see the reference)."""
         st = self._st
         if self._row(order_id) >= 0:
+            self.touched = True
             _E.cancel_resting(st, self._ords, self._lvls, self._book, self._omap, int(order_id))
             owner, price, leaves = int(st[C.S_TOP0]), int(st[C.S_TOP0 + 1]), int(st[C.S_TOP0 + 2])
             self._emit(_CANCEL, ts, order_id, owner, price, leaves, 0, reason)
@@ -413,6 +416,7 @@ class FastMatchingEngine(OrderEntry):
             else:
                 continue
             del timed[oid]
+            self.touched = True
             if isinstance(obj, int):
                 _E.cancel_resting(self._st, self._ords, self._lvls, self._book, self._omap, oid)
             else:
@@ -537,7 +541,7 @@ class FastMatchingEngine(OrderEntry):
             ev = np.zeros(j - i, MD_DTYPE)
             for name, col in zip(_FIELDS, cols, strict=True):
                 ev[name] = col[i:j]
-            k, _ = self._run(ev, 0, j - i, C.M_WATCH if watch_top else 0, i)
+            k, _ = self.run_events(ev, 0, j - i, C.M_WATCH if watch_top else 0, offset=i)
             if k < j - i:
                 return i + k
             i = j
@@ -546,7 +550,7 @@ class FastMatchingEngine(OrderEntry):
 
     def apply_events(self, events: np.ndarray, start: int, stop: int, watch_top: bool) -> int:
         """:meth:`apply_batch` over an MD_DTYPE array (no column conversion)."""
-        return self._run(events, start, stop, C.M_WATCH if watch_top else 0, 0)[0]
+        return self.run_events(events, start, stop, C.M_WATCH if watch_top else 0)[0]
 
     def set_window(self, bound: int, lookahead: int) -> None:
         """Arm the time bound of the next ``run_events(..., mode | M_BOUND)`` calls.
@@ -561,25 +565,38 @@ class FastMatchingEngine(OrderEntry):
         st[C.S_LOOKAHEAD] = lookahead
         st[C.S_FIRSTCB] = 0
 
-    def run_events(self, events: np.ndarray, start: int, stop: int, mode: int) -> tuple[int, int]:
+    def run_events(
+        self, ev: np.ndarray, start: int, stop: int, mode: int, bound: int = -1, lookahead: int = 0, offset: int = 0
+    ) -> tuple[int, int]:
         """Apply MD_DTYPE events from ``start`` (``core.M_*`` mode bits); return (next index, ``core.ST_*``).
 
         Statuses: ``ST_DONE`` (reached ``stop``), ``ST_TOP`` (after a top
         change; ``M_WATCH`` without ``M_RECORD_TOP``), ``ST_BOUND`` (the next
         event is past the bound). With ``M_RECORD_TOP`` top changes go to
         :attr:`on_top` ``(ts, bid_px, bid_qty, ask_px, ask_qty, event index)`` in callback order.
+        ``bound >= 0`` arms the window as :meth:`set_window` (``bound``, ``lookahead``) would.
+        ``offset`` is added to event indexes in error messages.
         """
-        return self._run(events, start, stop, mode, 0)
-
-    def _run(self, ev: np.ndarray, start: int, stop: int, mode: int, offset: int) -> tuple[int, int]:
         if ev is not self._ev_ok:  # the entry point trusts its argument types: check once per array
             if ev.dtype != MD_DTYPE or not ev.flags.c_contiguous:
                 raise DataError(f"market data must be a C-contiguous MD_DTYPE array, got {ev.dtype} {ev.flags}")
             self._ev_ok = ev
+        st = self._st
+        code = _E.apply_events(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, start, stop, mode,
+                               bound, lookahead)  # fmt: skip
+        status = code & 15
+        if status == _ST_DONE or status == _ST_BOUND:  # the common returns (once per window)
+            n = st.item(_S_NBUF)
+            if n:
+                self._flush(n)
+            return code >> 4, status
+        return self._go_on(ev, code, stop, mode, offset)
+
+    def _go_on(self, ev: np.ndarray, code: int, stop: int, mode: int, offset: int) -> tuple[int, int]:
+        """:meth:`run_events` past a status that needs Python: grow, flush, stops, rare events."""
         apply = _E.apply_events
         st = self._st
         while True:
-            code = apply(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, start, stop, mode)
             i = code >> 4
             status = code & 15
             if status == C.ST_DONE or status == C.ST_BOUND or status == C.ST_TOP:
@@ -630,7 +647,7 @@ class FastMatchingEngine(OrderEntry):
                 self._flush()
                 a = int(ev[i]["action"])
                 raise DataError(f"market-data event {i + offset}: unknown action {a!r}")
-            start = i
+            code = apply(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, i, stop, mode, -1, 0)
 
     def _tighten(self, ts: int) -> None:
         st = self._st
