@@ -217,6 +217,16 @@ class Kernel:
                     feed._load()
                 if progress is not None:
                     progress(clock._now)
+                # One feed: the call due before its next event (typically the delivery this window
+                # just scheduled) runs now, as the next turn of the loop would run it.
+                if only is not None and queue and not self.stopped:
+                    item = queue[0]
+                    t = item[0]
+                    nt = feed.next_ts
+                    if t < nt and nt != math.inf and t <= end and len(item) == 5:
+                        heappop(queue)
+                        env._now = clock._now = t
+                        item[3](*item[4])
             elif queue and t_heap <= end:
                 if until_data_end and feed is None and t_heap > clock._now:
                     break
