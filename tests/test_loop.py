@@ -128,3 +128,61 @@ def test_run_stops_at_end_and_resumes():
     assert log == [("md", 1), ("md", 5)]
     k.run(20)
     assert log[-1] == ("md", 9)
+
+
+class WindowConsumer:
+    """Applies windows itself (as a fast venue does): the first event of a window schedules a
+    delivery ``delay`` later and ends the window at the first event past that time."""
+
+    def __init__(self, kernel: Kernel, log: list, delay: int):
+        self.kernel = kernel
+        self.log = log
+        self.delay = delay
+        self.windows: list[tuple[int, int]] = []
+
+    def lookahead_ns(self) -> float:
+        return self.delay
+
+    def apply_window(self, events, start, bound):
+        ts = events["ts"].tolist()
+        first = ts[start]
+        at = first + self.delay
+        self.kernel.push(at, PRIO_DELIVERY, self.log.append, (("delivery", at),))
+        stop = start
+        while stop < len(ts) and ts[stop] <= min(bound, at):
+            self.log.append(("md", ts[stop]))
+            stop += 1
+        self.windows.append((start, stop))
+        return stop
+
+    def apply_market_data(self, events, start, stop):  # pragma: no cover - the kernel uses apply_window
+        raise AssertionError("window consumers get windows")
+
+
+def test_a_delivery_due_before_the_next_event_runs_right_after_its_window_in_key_order():
+    k = Kernel(seed=1, start_ns=0)
+    log = []
+    consumer = WindowConsumer(k, log, delay=10)
+    k.add_feed("f", consumer, iter([_chunk([0, 5, 10, 30, 45, 60])]))
+    k.call_at(10, log.append, ("timer", 10), priority=PRIO_TIMER)  # same time as a delivery: after it
+    k.call_at(40, log.append, ("earlier call", 40), priority=PRIO_DELIVERY)  # same key, scheduled first
+    k.run(1_000)
+    assert log == [
+        ("md", 0), ("md", 5), ("md", 10),  # market data at 10 come before anything scheduled at 10
+        ("delivery", 10), ("timer", 10),
+        ("md", 30), ("earlier call", 40), ("delivery", 40),
+        ("md", 45), ("delivery", 55),
+        ("md", 60), ("delivery", 70),
+    ]  # fmt: skip
+    assert consumer.windows == [(0, 3), (3, 4), (4, 5), (5, 6)]
+    assert k.now() == 1_000 and k.md_events == 6
+
+
+def test_until_data_end_stops_before_calls_after_the_last_event_even_after_a_window():
+    k = Kernel(seed=1, start_ns=0)
+    log = []
+    k.add_feed("f", WindowConsumer(k, log, delay=10), iter([_chunk([0, 20])]))
+    k.run(until_data_end=True)
+    # The delivery of the last window (at 30) is later than the last event: the run ends first.
+    assert log == [("md", 0), ("delivery", 10), ("md", 20)]
+    assert k.now() == 20
