@@ -173,14 +173,15 @@ class Kernel:
         clock = self.clock
         queue = env._queue  # peeked directly: env.peek() costs a call per step
         only = feeds[0] if len(feeds) == 1 else None  # one feed: no other feed bounds a window
+        inf = math.inf
         while not self.stopped:
-            t_heap = queue[0][0] if queue else math.inf
+            t_heap = queue[0][0] if queue else inf
             if only is not None:
                 t_md = only.next_ts
-                feed = only if t_md != math.inf else None
+                feed = only if t_md != inf else None
             else:
                 feed = None
-                t_md = math.inf
+                t_md = inf
                 for f in feeds:
                     nt = f.next_ts
                     if nt < t_md:
@@ -223,7 +224,7 @@ class Kernel:
                     item = queue[0]
                     t = item[0]
                     nt = feed.next_ts
-                    if t < nt and nt != math.inf and t <= end and len(item) == 5:
+                    if t < nt and nt != inf and t <= end and len(item) == 5:
                         heappop(queue)
                         env._now = clock._now = t
                         item[3](*item[4])

@@ -260,7 +260,8 @@ class OrderEntry:
     An engine supplies ``_validate``, ``_crosses``, ``_remember``, ``_emit``, ``_process``,
     ``_after``, ``_reject_unknown``, ``_resting_fields`` / ``_amend_resting`` (a resting
     order's owner, side, price, leaves and post-only flag / its repricing) and
-    ``last_trade_price``, and the state ``_stops``, ``_buy_stops``, ``_sell_stops``,
+    ``last_trade_price``, ``_timed_fields`` / ``_expire_resting`` (a DAY/GTD resting
+    order's fields / its removal), and the state ``_stops``, ``_buy_stops``, ``_sell_stops``,
     ``_timed``, ``_seq`` and ``_in_stops``. Two hooks, no-ops here:
     :meth:`_accept_id` (refuse an id the engine cannot hold) and :meth:`_stops_changed`
     (the fast engine mirrors the stop book's bounds into its compiled state).
@@ -431,6 +432,36 @@ class OrderEntry:
         self._emit(_REPLACE, ts, order_id, owner, new_p, new_l, new_l)
         self._amend_resting(ts, order_id, new_p, new_l)
         self._after(ts)
+
+    def expire(self, ts: int, day_end: bool = False) -> None:
+        """Expire GTD orders with ``expire_ts <= ts`` and, if ``day_end``, all DAY orders (EXPIRE reports)."""
+        timed = self._timed
+        for oid, obj in list(timed.items()):
+            if isinstance(obj, _Stop):
+                if self._stops.get(oid) is not obj:
+                    del timed[oid]
+                    continue
+                tif, exp, owner, price, leaves = obj.tif, obj.expire_ts, obj.owner, obj.price, obj.qty
+            else:
+                fields = self._timed_fields(oid, obj)
+                if fields is None:
+                    del timed[oid]
+                    continue
+                tif, exp, owner, price, leaves = fields
+            if tif == _GTD and exp <= ts:
+                reason = f"GTD order {oid} expired at {ts} (expire_ts {exp})"
+            elif day_end and tif == _DAY:
+                reason = f"DAY order {oid} expired at end of day {ts}"
+            else:
+                continue
+            del timed[oid]
+            if isinstance(obj, _Stop):
+                del self._stops[oid]
+                (self._buy_stops if obj.side > 0 else self._sell_stops).remove(obj.key())
+                self._stops_changed()
+            else:
+                self._expire_resting(oid, obj)
+            self._emit(_EXPIRE, ts, oid, owner, price, leaves, 0, reason)
 
     def _cancel_stop(self, ts: int, order_id: int, reason: str) -> bool:
         """Cancel a waiting stop (CANCEL with its quantity); False if ``order_id`` is not one."""
@@ -891,33 +922,14 @@ class MatchingEngine(OrderEntry):
         rec[_HID] = rem - nv
         self._insert(rec)
 
-    def expire(self, ts: int, day_end: bool = False) -> None:
-        """Expire GTD orders with ``expire_ts <= ts`` and, if ``day_end``, all DAY orders (EXPIRE reports)."""
-        timed = self._timed
-        for oid, obj in list(timed.items()):
-            if isinstance(obj, list):
-                if self._orders.get(oid) is not obj:
-                    del timed[oid]
-                    continue
-                tif, exp, owner, price, leaves = obj[_TIF], obj[_EXP], obj[_OWN], obj[_PX], obj[_VIS] + obj[_HID]
-            else:
-                if self._stops.get(oid) is not obj:
-                    del timed[oid]
-                    continue
-                tif, exp, owner, price, leaves = obj.tif, obj.expire_ts, obj.owner, obj.price, obj.qty
-            if tif == _GTD and exp <= ts:
-                reason = f"GTD order {oid} expired at {ts} (expire_ts {exp})"
-            elif day_end and tif == _DAY:
-                reason = f"DAY order {oid} expired at end of day {ts}"
-            else:
-                continue
-            del timed[oid]
-            if isinstance(obj, list):
-                self._unlink(obj)
-            else:
-                del self._stops[oid]
-                (self._buy_stops if obj.side > 0 else self._sell_stops).remove(obj.key())
-            self._emit(_EXPIRE, ts, oid, owner, price, leaves, 0, reason)
+    def _timed_fields(self, order_id: int, rec: list) -> tuple[int, int, int, int, int] | None:
+        """A DAY/GTD resting record's (tif, expire_ts, owner, price, leaves); None once it is gone."""
+        if self._orders.get(order_id) is not rec:
+            return None
+        return rec[_TIF], rec[_EXP], rec[_OWN], rec[_PX], rec[_VIS] + rec[_HID]
+
+    def _expire_resting(self, order_id: int, rec: list) -> None:
+        self._unlink(rec)
 
     # ------------------------------------------------------- background flow
 

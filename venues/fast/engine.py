@@ -393,37 +393,15 @@ class FastMatchingEngine(OrderEntry):
     def _amend_resting(self, ts: int, order_id: int, price: int, leaves: int) -> None:
         self._call(_E.x_reprice, leaves, ts, int(order_id), price, leaves)
 
-    def expire(self, ts: int, day_end: bool = False) -> None:
-        """Expire GTD orders with ``expire_ts <= ts`` and, if ``day_end``, all DAY orders."""
-        timed = self._timed
-        for oid, obj in list(timed.items()):
-            if isinstance(obj, int):
-                rec = self._rec(oid)
-                if rec is None or rec[C.O_RID] != obj:
-                    del timed[oid]
-                    continue
-                tif, exp, owner, price = rec[C.O_TIF], rec[C.O_EXP], rec[C.O_OWN], rec[C.O_PX]
-                leaves = rec[C.O_VIS] + rec[C.O_HID]
-            else:
-                if self._stops.get(oid) is not obj:
-                    del timed[oid]
-                    continue
-                tif, exp, owner, price, leaves = obj.tif, obj.expire_ts, obj.owner, obj.price, obj.qty
-            if tif == _GTD and exp <= ts:
-                reason = f"GTD order {oid} expired at {ts} (expire_ts {exp})"
-            elif day_end and tif == _DAY:
-                reason = f"DAY order {oid} expired at end of day {ts}"
-            else:
-                continue
-            del timed[oid]
-            self.touched = True
-            if isinstance(obj, int):
-                _E.cancel_resting(self._st, self._ords, self._lvls, self._book, self._omap, oid)
-            else:
-                del self._stops[oid]
-                (self._buy_stops if obj.side > 0 else self._sell_stops).remove(obj.key())
-                self._sync_stops()
-            self._emit(_EXPIRE, ts, oid, owner, price, leaves, 0, reason)
+    def _timed_fields(self, order_id: int, rid: int) -> tuple[int, int, int, int, int] | None:
+        rec = self._rec(order_id)
+        if rec is None or rec[C.O_RID] != rid:
+            return None
+        return rec[C.O_TIF], rec[C.O_EXP], rec[C.O_OWN], rec[C.O_PX], rec[C.O_VIS] + rec[C.O_HID]
+
+    def _expire_resting(self, order_id: int, rid: int) -> None:
+        self.touched = True
+        _E.cancel_resting(self._st, self._ords, self._lvls, self._book, self._omap, order_id)
 
     # ------------------------------------------------------- background flow
 
