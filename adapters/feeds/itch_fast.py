@@ -43,6 +43,7 @@ import numpy as np
 from numba import njit
 
 import kernel.jit  # noqa: F401  (numba cache location; before any @njit(cache=True))
+from kernel import idmap
 from kernel.events import ADD, CANCEL, EXECUTE, F_LAST, TRADE
 
 # Flags, as in adapters.feeds.itch (repeated here: that module imports this one).
@@ -51,9 +52,8 @@ F_NON_PRINTABLE = 0x08
 F_CROSS = 0x10
 F_UNKNOWN_ORDER = 0x20
 
-EMPTY = -9223372036854775808
+EMPTY = idmap.EMPTY
 NEVER = 9223372036854775807
-_FIB = np.uint64(0x9E3779B97F4A7C15)
 
 # --- state scalars (st) ------------------------------------------------------------------------
 P_POS = 0  # next frame offset in the current buffer
@@ -141,9 +141,8 @@ def grow_table(st: np.ndarray, table: np.ndarray) -> np.ndarray:
 # --- the order map -----------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _home(key, shift):
-    return np.int64((np.uint64(key) * _FIB) >> np.uint64(shift))
+# The probe slots are rows 0 .. cap-1 (kernel.idmap); row cap holds the key EMPTY (-2**63),
+# a valid ITCH reference, with column 0 set to 1 while it is in the map.
 
 
 @njit(cache=True, nogil=True)
@@ -152,15 +151,8 @@ def map_find(st, table, key):
     cap = table.shape[0] - 1
     if key == EMPTY:
         return cap if table[cap, 0] != 0 else -1
-    mask = cap - 1
-    i = _home(key, st[P_SHIFT])
-    while True:
-        k = table[i, 0]
-        if k == key:
-            return i
-        if k == EMPTY:
-            return -1
-        i = (i + 1) & mask
+    i = idmap.slot(table, cap - 1, st[P_SHIFT], key)
+    return i if table[i, 0] == key else -1
 
 
 @njit(cache=True, nogil=True)
@@ -173,17 +165,10 @@ def map_put(st, table, key, px, qty, side):
         table[cap, 0] = 1
         i = cap
     else:
-        mask = cap - 1
-        i = _home(key, st[P_SHIFT])
-        while True:
-            k = table[i, 0]
-            if k == EMPTY:
-                table[i, 0] = key
-                st[P_MAPN] += 1
-                break
-            if k == key:
-                break
-            i = (i + 1) & mask
+        i = idmap.slot(table, cap - 1, st[P_SHIFT], key)
+        if table[i, 0] == EMPTY:
+            table[i, 0] = key
+            st[P_MAPN] += 1
     table[i, 1] = px
     table[i, 2] = qty
     table[i, 3] = side
@@ -197,27 +182,7 @@ def map_remove(st, table, i):
     if i == cap:
         table[cap, 0] = 0
         return
-    mask = cap - 1
-    shift = st[P_SHIFT]
-    j = i
-    while True:
-        j = (j + 1) & mask
-        k = table[j, 0]
-        if k == EMPTY:
-            break
-        h = _home(k, shift)
-        # Entry j stays if its home h lies cyclically in (i, j].
-        if i <= j:
-            if i < h <= j:
-                continue
-        elif h > i or h <= j:
-            continue
-        table[i, 0] = k
-        table[i, 1] = table[j, 1]
-        table[i, 2] = table[j, 2]
-        table[i, 3] = table[j, 3]
-        i = j
-    table[i, 0] = EMPTY
+    idmap.delete_at(table, cap - 1, st[P_SHIFT], i)
 
 
 @njit(cache=True, nogil=True)

@@ -45,11 +45,12 @@ import numpy as np
 from numba import njit, typeof, types
 
 import kernel.jit  # noqa: F401  (numba cache location; before any @njit(cache=True))
+from kernel import idmap
 from kernel.events import MD_DTYPE
 
 # ----------------------------------------------------------------- layout
 
-EMPTY = -9223372036854775808  # empty hash-map key
+EMPTY = idmap.EMPTY  # empty hash-map key
 I64_MAX = 9223372036854775807
 I64_MIN = -9223372036854775808
 
@@ -203,8 +204,6 @@ G_BOOK_ASK = 8
 G_MAP = 16
 G_BUF = 32
 
-_FIB = np.uint64(0x9E3779B97F4A7C15)
-
 # Compilation flags. Everything on the event path allocates nothing and is compiled
 # without NRT reference counting: with it, numba wraps each inlined call that has
 # branches in atomic incref/decref pairs of every array argument (~70 ns per call
@@ -239,79 +238,34 @@ def _nrt(*specs: str):
 # ----------------------------------------------------------------- hash map
 
 
-@_hot("i8(i8, i8)")
-def _slot_of(key, shift):
-    return np.int64((np.uint64(key) * _FIB) >> np.uint64(shift))
-
-
 @_hot("i8(A1, A2, i8)")
 def map_get(st, omap, key):
     """Pool row of order ``key``, or -1."""
-    mask = omap.shape[0] - 1
-    i = _slot_of(key, st[S_MAPSHIFT])
-    while True:
-        k = omap[i, 0]
-        if k == key:
-            return omap[i, 1]
-        if k == EMPTY:
-            return -1
-        i = (i + 1) & mask
+    i = idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], key)
+    return omap[i, 1] if omap[i, 0] == key else -1
 
 
 @_hot("void(A1, A2, i8, i8)")
 def map_put(st, omap, key, val):
-    mask = omap.shape[0] - 1
-    i = _slot_of(key, st[S_MAPSHIFT])
-    while True:
-        k = omap[i, 0]
-        if k == EMPTY:
-            omap[i, 0] = key
-            omap[i, 1] = val
-            st[S_MAPN] += 1
-            return
-        if k == key:
-            omap[i, 1] = val
-            return
-        i = (i + 1) & mask
+    i = idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], key)
+    if omap[i, 0] == EMPTY:
+        omap[i, 0] = key
+        st[S_MAPN] += 1
+    omap[i, 1] = val
 
 
 @_hot("void(A1, A2, i8)")
 def _map_del_at(st, omap, i):
-    """Delete the entry in slot ``i``: backward-shift deletion, no tombstones."""
-    mask = omap.shape[0] - 1
-    shift = st[S_MAPSHIFT]
-    j = i
-    while True:
-        j = (j + 1) & mask
-        k = omap[j, 0]
-        if k == EMPTY:
-            break
-        h = _slot_of(k, shift)
-        # Entry j may stay if its home h lies cyclically in (i, j].
-        if i <= j:
-            if i < h <= j:
-                continue
-        elif h > i or h <= j:
-            continue
-        omap[i, 0] = k
-        omap[i, 1] = omap[j, 1]
-        i = j
-    omap[i, 0] = EMPTY
+    """Delete the entry in slot ``i``."""
+    idmap.delete_at(omap, omap.shape[0] - 1, st[S_MAPSHIFT], i)
     st[S_MAPN] -= 1
 
 
 @_hot("void(A1, A2, i8)")
 def map_del(st, omap, key):
-    mask = omap.shape[0] - 1
-    i = _slot_of(key, st[S_MAPSHIFT])
-    while True:
-        k = omap[i, 0]
-        if k == key:
-            break
-        if k == EMPTY:
-            return
-        i = (i + 1) & mask
-    _map_del_at(st, omap, i)
+    i = idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], key)
+    if omap[i, 0] == key:
+        _map_del_at(st, omap, i)
 
 
 @_nrt("void(A1, A2, A2)")
@@ -1359,13 +1313,8 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
             side = np.int64(e.side)
             px = e.price
             # One probe: the id's slot, or the empty slot where it goes.
-            mask = omap.shape[0] - 1
-            h = _slot_of(oid, st[S_MAPSHIFT])
-            while True:
-                k = omap[h, 0]
-                if k == oid or k == EMPTY:
-                    break
-                h = (h + 1) & mask
+            h = idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], oid)
+            k = omap[h, 0]
             if q > 0 and k == EMPTY and (st[S_REST] != 0 or _crosses(st, side, px) == 0):
                 # Plain add that rests (the hot path; crossing too with S_REST): reference `_insert` inlined.
                 o = st[S_FREE_O]
@@ -1410,13 +1359,8 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                 add(st, ords, lvls, book, omap, buf, ts, oid, side, px, q, 0)
         elif a == A_CANCEL:
             oid = np.int64(e.order_id)
-            mask = omap.shape[0] - 1
-            h = _slot_of(oid, st[S_MAPSHIFT])
-            while True:
-                k = omap[h, 0]
-                if k == oid or k == EMPTY:
-                    break
-                h = (h + 1) & mask
+            h = idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], oid)
+            k = omap[h, 0]
             if k == EMPTY:
                 st[S_UNKNOWN] += 1
             else:
