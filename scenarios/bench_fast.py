@@ -84,6 +84,8 @@ def _row(name: str, engine: str, events: int, wall: float, cpu: float, **extra: 
         row["wakeups"] = wakeups
         row["wakeups_per_second"] = round(wakeups / wall) if wall > 0 else 0
         row["wakeups_per_cpu_second"] = round(wakeups / cpu) if cpu > 0 else 0
+        # Everything a wake-up costs, the compiled replay between wake-ups included.
+        row["us_per_wakeup"] = round(wall / wakeups * 1e6, 3) if wakeups else 0.0
     row.update(extra)
     return row
 
@@ -369,6 +371,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "measured_wall": py[0]["events_per_second"],
             "measured_cpu": py[0]["events_per_cpu_second"],
             "wakeups_per_second": py[0]["wakeups_per_second"],
+            "us_per_wakeup": py[0]["us_per_wakeup"],
         }
     return {"speedup_fast_over_reference": speedups, "floors": floors}
 
@@ -384,7 +387,9 @@ def format_report(report: dict[str, Any]) -> str:
         if k in report:
             lines.append(f"{k}: {report[k]}")
     for r in report["results"]:
-        wake = f"  {r['wakeups_per_second']:>10,} wakeups/s" if "wakeups_per_second" in r else ""
+        wake = ""
+        if "wakeups_per_second" in r:
+            wake = f"  {r['wakeups_per_second']:>10,} wakeups/s ({r['us_per_wakeup']} us each)"
         lines.append(
             f"{r['engine']:<9} {r['name'][:88]:<88} {r['events']:>10,} ev {r['events_per_second']:>12,} ev/s "
             f"({r['events_per_cpu_second']:>12,}/cpu-s){wake}  rss {r.get('peak_rss_mb')}"

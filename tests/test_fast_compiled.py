@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from venues.fast.compiled_strategy import join_the_touch, run_compiled, watch_only
 from venues.fast.replay import replay, synthetic_l3
@@ -38,6 +39,11 @@ def test_fast_bench_engine_cases_and_summary():
         assert fast["events"] == ref["events"] == len(ev)
         assert fast.get("wakeups") == ref.get("wakeups")
         assert fast.get("market_trades") == ref.get("market_trades")
+        if "wakeups" in fast:
+            # the row's seconds are rounded to 0.1 ms: the same figure within that
+            assert fast["us_per_wakeup"] == pytest.approx(
+                fast["seconds"] / fast["wakeups"] * 1e6, abs=0.06 / fast["wakeups"] * 1e3 + 0.002
+            )
     s = summarize(rows)
     assert len(s["speedup_fast_over_reference"]) == 2
 
