@@ -128,6 +128,7 @@ class Kernel:
         self.md_events = 0
         self.scheduled_calls = 0
         self.stopped = False
+        self._running = False
 
     # -- scheduling -------------------------------------------------------
     def now(self) -> int:
@@ -157,7 +158,9 @@ class Kernel:
 
     # -- market data ------------------------------------------------------
     def add_feed(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray]) -> None:
-        """Register a market-data source whose events ``consumer`` applies."""
+        """Register a market-data source whose events ``consumer`` applies (not while :meth:`run` runs)."""
+        if self._running:
+            raise RuntimeError(f"feed {name}: add feeds before Kernel.run, not from a callback during it")
         self._feeds.append(_Feed(name, consumer, iter(chunks), self.journal))
 
     # -- the loop ---------------------------------------------------------
@@ -172,74 +175,78 @@ class Kernel:
         feeds = self._feeds
         clock = self.clock
         queue = env._queue  # peeked directly: env.peek() costs a call per step
-        only = feeds[0] if len(feeds) == 1 else None  # one feed: no other feed bounds a window
-        inf = math.inf
-        while not self.stopped:
-            t_heap = queue[0][0] if queue else inf
-            if only is not None:
-                t_md = only.next_ts
-                feed = only if t_md != inf else None
-            else:
-                feed = None
-                t_md = inf
-                for f in feeds:
-                    nt = f.next_ts
-                    if nt < t_md:
-                        t_md, feed = nt, f
-            if feed is not None and t_md <= t_heap and t_md <= end:
-                window = feed.window
-                if window is None:
-                    bound = min(t_heap, t_md + feed.consumer.lookahead_ns(), end)
+        self._running = True
+        try:
+            only = feeds[0] if len(feeds) == 1 else None  # one feed: no other feed bounds a window
+            inf = math.inf
+            while not self.stopped:
+                t_heap = queue[0][0] if queue else inf
+                if only is not None:
+                    t_md = only.next_ts
+                    feed = only if t_md != inf else None
                 else:
-                    bound = t_heap if t_heap < end else end  # the consumer applies its lookahead itself
-                if only is None:
-                    for other in feeds:
-                        if other is not feed and other.next_ts < bound:
-                            bound = other.next_ts
-                start = feed.pos
-                if t_md > clock._now:
-                    clock._now = t_md
-                if window is None:
-                    ts = feed.ts
-                    stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
-                    feed.consumer.apply_market_data(feed.chunk, start, stop)
-                else:
-                    stop = window(feed.chunk, start, bound)
-                self.md_events += stop - start
-                last = feed.at(stop - 1)
-                if last > clock._now:
-                    clock._now = last
-                # feed.consumed(stop), inlined (once per window)
-                feed.pos = stop
-                if stop < feed.n:
-                    feed.next_ts = feed.at(stop)
-                else:
-                    feed.flush()
-                    feed._load()
-                if progress is not None:
-                    progress(clock._now)
-                # One feed: the call due before its next event (typically the delivery this window
-                # just scheduled) runs now, as the next turn of the loop would run it.
-                if only is not None and queue and not self.stopped:
+                    feed = None
+                    t_md = inf
+                    for f in feeds:
+                        nt = f.next_ts
+                        if nt < t_md:
+                            t_md, feed = nt, f
+                if feed is not None and t_md <= t_heap and t_md <= end:
+                    window = feed.window
+                    if window is None:
+                        bound = min(t_heap, t_md + feed.consumer.lookahead_ns(), end)
+                    else:
+                        bound = t_heap if t_heap < end else end  # the consumer applies its lookahead itself
+                    if only is None:
+                        for other in feeds:
+                            if other is not feed and other.next_ts < bound:
+                                bound = other.next_ts
+                    start = feed.pos
+                    if t_md > clock._now:
+                        clock._now = t_md
+                    if window is None:
+                        ts = feed.ts
+                        stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
+                        feed.consumer.apply_market_data(feed.chunk, start, stop)
+                    else:
+                        stop = window(feed.chunk, start, bound)
+                    self.md_events += stop - start
+                    last = feed.at(stop - 1)
+                    if last > clock._now:
+                        clock._now = last
+                    # feed.consumed(stop), inlined (once per window)
+                    feed.pos = stop
+                    if stop < feed.n:
+                        feed.next_ts = feed.at(stop)
+                    else:
+                        feed.flush()
+                        feed._load()
+                    if progress is not None:
+                        progress(clock._now)
+                    # One feed: the call due before its next event (typically the delivery this window
+                    # just scheduled) runs now, as the next turn of the loop would run it.
+                    if only is not None and queue and not self.stopped:
+                        item = queue[0]
+                        t = item[0]
+                        nt = feed.next_ts
+                        if t < nt and nt != inf and t <= end and len(item) == 5:
+                            heappop(queue)
+                            env._now = clock._now = t
+                            item[3](*item[4])
+                elif queue and t_heap <= end:
+                    if until_data_end and feed is None and t_heap > clock._now:
+                        break
                     item = queue[0]
-                    t = item[0]
-                    nt = feed.next_ts
-                    if t < nt and nt != inf and t <= end and len(item) == 5:
+                    if len(item) == 5:  # a call: run it (what env.step would do for an event)
                         heappop(queue)
-                        env._now = clock._now = t
+                        env._now = clock._now = t_heap
                         item[3](*item[4])
-            elif queue and t_heap <= end:
-                if until_data_end and feed is None and t_heap > clock._now:
-                    break
-                item = queue[0]
-                if len(item) == 5:  # a call: run it (what env.step would do for an event)
-                    heappop(queue)
-                    env._now = clock._now = t_heap
-                    item[3](*item[4])
+                    else:
+                        env.step()
                 else:
-                    env.step()
-            else:
-                break
+                    break
+        finally:
+            self._running = False
         for f in feeds:
             f.flush()
         if end != math.inf and clock._now < end and not self.stopped:

@@ -186,3 +186,11 @@ def test_until_data_end_stops_before_calls_after_the_last_event_even_after_a_win
     # The delivery of the last window (at 30) is later than the last event: the run ends first.
     assert log == [("md", 0), ("delivery", 10), ("md", 20)]
     assert k.now() == 20
+
+
+def test_adding_a_feed_from_a_callback_during_run_is_refused():
+    k = Kernel(seed=1, start_ns=0)
+    k.call_at(5, lambda: k.add_feed("late", RecordingConsumer(k, []), iter([_chunk([9])])))
+    with pytest.raises(RuntimeError, match="feed late: add feeds before Kernel.run"):
+        k.run(100)
+    k.add_feed("after", RecordingConsumer(k, []), iter([_chunk([50])]))  # between runs: fine
