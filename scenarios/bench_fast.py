@@ -376,6 +376,20 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"speedup_fast_over_reference": speedups, "floors": floors}
 
 
+def _floor_line(key: str, v: dict[str, Any]) -> str:
+    """One floor, its measured figure(s) and the verdict on the wall-clock figure."""
+    if "measured_wall" in v:
+        measured, floor = v["measured_wall"], v["floor"]
+        extra = ""
+        if "us_per_wakeup" in v:
+            extra = f"; {v['wakeups_per_second']:,} wake-ups/s, {v['us_per_wakeup']} us each"
+        text = f"{measured:,} events/s wall ({v['measured_cpu']:,}/cpu-s{extra}) against {floor:,.0f}"
+    else:
+        measured, floor = v["wall"], v["floor"]
+        text = f"{measured}x wall ({v['cpu']}x cpu) against {floor}x"
+    return f"floor {key}: {text}: {'met' if measured >= floor else 'NOT met'}"
+
+
 def format_report(report: dict[str, Any]) -> str:
     lines = []
     for k in (
@@ -397,6 +411,6 @@ def format_report(report: dict[str, Any]) -> str:
     for name, s in report["summary"]["speedup_fast_over_reference"].items():
         lines.append(f"speed-up {s['wall']:>7}x wall {s['cpu']:>7}x cpu  {name}")
     for k, v in report["summary"]["floors"].items():
-        lines.append(f"floor {k}: {v}")
+        lines.append(_floor_line(k, v))
     lines += [f"note: {n}" for n in report["notes"]]
     return "\n".join(lines)

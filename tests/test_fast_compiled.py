@@ -100,3 +100,17 @@ def test_join_the_touch_on_lobster_aapl_quotes_a_bounded_number_of_times(shared_
     ev = np.ascontiguousarray(np.concatenate(list(LobsterReader(msg, book, tick_size=0.01).chunks()))[:300])
     r = run_compiled(ev, join_the_touch, np.zeros(16), entry_latency_ns=40_000, max_total_orders=10_000)
     assert 0 < r["orders"] < 100 and r["events"] == 300
+
+
+def test_fast_bench_prints_each_floor_with_its_verdict():
+    from scenarios.bench_fast import _floor_line
+
+    replay = {"floor": 20e6, "measured_wall": 24_183_424, "measured_cpu": 24_177_326}
+    assert _floor_line("replay_events_per_second", replay) == (
+        "floor replay_events_per_second: 24,183,424 events/s wall (24,177,326/cpu-s) against 20,000,000: met"
+    )
+    python = {**replay, "floor": 1.5e6, "measured_wall": 992_017, "wakeups_per_second": 308_098, "us_per_wakeup": 3.2}
+    assert _floor_line("python", python).endswith("308,098 wake-ups/s, 3.2 us each) against 1,500,000: NOT met")
+    assert _floor_line("speedup", {"floor": 20.0, "wall": 10.2, "cpu": 10.3}).endswith(
+        "10.2x wall (10.3x cpu) against 20.0x: NOT met"
+    )
