@@ -301,7 +301,9 @@ class SimulatedVenue:
                 )
             if first not in self.engines:
                 raise DataError(f"venue {self.name}: market data for unknown instrument {first}")
-            if not self._fast:
+            if self._fast:
+                self.engines[first].check_events(events)  # engine.window trusts its array
+            else:
                 self._cols = [events[c].tolist() for c in _COLUMNS]
             self._cols_for = events
             self._chunk_instrument = first
@@ -328,8 +330,8 @@ class SimulatedVenue:
             if engine.touched or instrument not in self._plain_watch:
                 return self._watched(engine, instrument, events, start, len(events), b)
             # The common case, as _watched runs it: top changes recorded and published by on_top.
-            return engine.run_events(events, start, len(events), _M_WATCH_WINDOW, b, self._min_callback_ns)[0]
-        return engine.run_events(events, start, len(events), _M_BOUND, b, self._min_callback_ns)[0]
+            return engine.window(events, start, len(events), _M_WATCH_WINDOW, b, self._min_callback_ns)
+        return engine.window(events, start, len(events), _M_BOUND, b, self._min_callback_ns)
 
     def _watched(self, engine: Any, instrument: int, events: np.ndarray, start: int, stop: int, bound: int) -> int:
         """Fast engine, watched instrument: apply, publishing every top change (``bound`` -1: no window)."""

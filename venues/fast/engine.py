@@ -169,6 +169,7 @@ class FastMatchingEngine(OrderEntry):
         self.stp_mode = stp_mode
         self.on_report = on_report
         self.on_trade = on_trade
+        self._rebind()
 
     # ------------------------------------------------------------ attributes
 
@@ -217,6 +218,34 @@ class FastMatchingEngine(OrderEntry):
 
     # ------------------------------------------------------------ plumbing
 
+    def _rebind(self) -> None:
+        """(Re)build :attr:`window` over the current arrays (after any of them is replaced)."""
+        st, ords, lvls, book, omap, buf = self._st, self._ords, self._lvls, self._book, self._omap, self._buf
+        apply = _E.apply_events
+        flush = self._flush
+        go_on = self._go_on
+
+        def window(ev: np.ndarray, start: int, stop: int, mode: int, bound: int, lookahead: int) -> int:
+            # run_events(...)[0] for a venue's window, with the arrays bound here: one Python
+            # frame per window on the common statuses (``ev`` checked by check_events).
+            code = apply(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead)
+            status = code & 15
+            if status == _ST_DONE or status == _ST_BOUND:
+                n = st.item(_S_NBUF)
+                if n:
+                    flush(n)
+                return code >> 4
+            return go_on(ev, code, stop, mode, 0)[0]
+
+        self.window: Callable[[np.ndarray, int, int, int, int, int], int] = window
+
+    def check_events(self, ev: np.ndarray) -> None:
+        """Raise DataError unless ``ev`` is what the compiled loop reads: a C-contiguous MD_DTYPE array."""
+        if ev is not self._ev_ok:
+            if ev.dtype != MD_DTYPE or not ev.flags.c_contiguous:
+                raise DataError(f"market data must be a C-contiguous MD_DTYPE array, got {ev.dtype} {ev.flags}")
+            self._ev_ok = ev
+
     def _grow(self, mask: int) -> None:
         st = self._st
         if mask & C.G_ORDERS:
@@ -242,6 +271,7 @@ class FastMatchingEngine(OrderEntry):
             st[C.S_MAPSHIFT] -= 1
             C.map_rehash(st, old, new)
             self._omap = new
+        self._rebind()
 
     def _make_room(self, q: int) -> None:
         st = self._st
@@ -259,6 +289,7 @@ class FastMatchingEngine(OrderEntry):
                     size *= 2
                 if size > len(self._buf):
                     self._buf = np.zeros((size, C.NR), np.int64)
+                    self._rebind()
 
     def _call(self, fn, q: int, *args):
         """``fn(arrays..., *args)``, making room (grow, flush) and calling again when it asks."""
@@ -556,9 +587,7 @@ class FastMatchingEngine(OrderEntry):
         ``offset`` is added to event indexes in error messages.
         """
         if ev is not self._ev_ok:  # the entry point trusts its argument types: check once per array
-            if ev.dtype != MD_DTYPE or not ev.flags.c_contiguous:
-                raise DataError(f"market data must be a C-contiguous MD_DTYPE array, got {ev.dtype} {ev.flags}")
-            self._ev_ok = ev
+            self.check_events(ev)
         st = self._st
         code = _E.apply_events(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, start, stop, mode,
                                bound, lookahead)  # fmt: skip
@@ -594,6 +623,7 @@ class FastMatchingEngine(OrderEntry):
                     while size < need:
                         size *= 2
                     self._buf = np.zeros((size, C.NR), np.int64)
+                    self._rebind()
             elif status == C.ST_STOPS:
                 self._flush()
                 ts = int(ev[i - 1]["ts"])
