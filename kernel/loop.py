@@ -152,6 +152,12 @@ class Kernel:
         env = self.env
         heappush(env._queue, (ts, priority, next(env._eid), fn, args))
 
+    def hot_queue(self) -> tuple[list, Iterator[int]]:
+        """The schedule itself, for the hottest callers (a venue's book deliveries): push
+        ``(ts, priority, next(seq), fn, args)`` with ``heapq.heappush``, ``ts`` >= now. What
+        :meth:`push` does, without the call (not counted in :attr:`scheduled_calls`)."""
+        return self.env._queue, self.env._eid
+
     def call_after(self, delay_ns: int, fn: Callable[..., Any], *args: Any, priority: int = PRIO_DELIVERY) -> None:
         """Run ``fn(*args)`` ``delay_ns`` after the current time."""
         self.call_at(self.clock.now() + int(delay_ns), fn, *args, priority=priority)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any
 
 import numpy as np
@@ -124,6 +125,9 @@ class SimulatedVenue:
         self._depth: dict[int, int] = {}
         self._watch: set[int] = set()
         self._plain_watch: set[int] = set()  # watched without depth or recorded latency (fast engines)
+        self._win_engine: Any = None  # the current chunk's engine, its length and window mode
+        self._win_n = 0
+        self._win_mode = 0
         self._last_top: dict[int, tuple[int, int, int, int]] = {}
         self._live: set[int] = set()  # participant orders acked and not yet done
         self._cols_for: np.ndarray | None = None
@@ -161,6 +165,7 @@ class SimulatedVenue:
             self._plain_watch.add(instrument)
         else:
             self._plain_watch.discard(instrument)
+        self._set_win_mode()
         if trades:
             self.engines[instrument].on_trade = self._make_trade_hook(instrument)
 
@@ -282,7 +287,30 @@ class SimulatedVenue:
             book = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
             venue.kernel.push(arrival(ts), PRIO_DELIVERY, publish, (book,))
 
-        return on_top
+        channel = self._md
+        const = channel.const
+        kernel = self.kernel
+        if recorded is not None or const is None or not isinstance(kernel, Kernel):
+            return on_top
+        queue, seq = kernel.hot_queue()
+
+        def on_top_const(ts: int, bid_px: int, bid_qty: int, ask_px: int, ask_qty: int, index: int) -> None:
+            # on_top for a constant market-data latency straight onto the kernel's queue: the
+            # same arrival (_Channel.arrival) and the same entry (Kernel.push), without two calls.
+            if venue.kernel is not kernel:  # a fault injector took over the scheduling
+                return on_top(ts, bid_px, bid_qty, ask_px, ask_qty, index)
+            top = (bid_px, bid_qty, ask_px, ask_qty)
+            if top == last_top.get(instrument):
+                return
+            last_top[instrument] = top
+            t = ts + const
+            if t < channel.last:
+                t = channel.last
+            channel.last = t
+            book = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
+            heappush(queue, (t, PRIO_DELIVERY, next(seq), publish, (book,)))
+
+        return on_top_const
 
     # -- market data (the replay hot path) ---------------------------------------
     def lookahead_ns(self) -> float:
@@ -307,9 +335,22 @@ class SimulatedVenue:
                 self._cols = [events[c].tolist() for c in _COLUMNS]
             self._cols_for = events
             self._chunk_instrument = first
+            self._win_engine = self.engines[first]
+            self._win_n = len(events)
+            self._set_win_mode()
             if self._recorded is not None:
                 self._recorded.use(events)
         return self._chunk_instrument
+
+    def _set_win_mode(self) -> None:
+        """The mode of the current chunk's common window: watched without depth snapshots or
+        recorded latency (tops recorded), not watched (bounded only), or 0: the general path."""
+        if not self._fast or self._win_engine is None:
+            self._win_mode = 0
+        elif self._chunk_instrument not in self._watch:
+            self._win_mode = _M_BOUND
+        else:
+            self._win_mode = _M_WATCH_WINDOW if self._chunk_instrument in self._plain_watch else 0
 
     def _apply_window(self, events: np.ndarray, start: int, bound: float) -> int:
         """Apply events from ``start`` whose ts is <= ``bound``; return the index of the first one not applied.
@@ -321,6 +362,13 @@ class SimulatedVenue:
         that callback's delivery may come next. At least the event at
         ``start`` is applied (the kernel calls with ``bound >= its ts``).
         """
+        engine = self._win_engine
+        mode = self._win_mode
+        # (touched matters to a watched book only: it asks for the stale-top check of _watched)
+        if events is self._cols_for and mode and (mode == _M_BOUND or not engine.touched):
+            # The common case (decided once per chunk and at subscriptions): one engine call.
+            b = _NO_BOUND if bound >= _NO_BOUND else int(bound)
+            return engine.window(events, start, self._win_n, mode, b, self._min_callback_ns)
         if events is not self._cols_for:
             self._chunk(events)
         instrument = self._chunk_instrument
