@@ -199,46 +199,56 @@ class Kernel:
                             t_md, feed = nt, f
                 if feed is not None and t_md <= t_heap and t_md <= end:
                     window = feed.window
-                    if window is None:
-                        bound = min(t_heap, t_md + feed.consumer.lookahead_ns(), end)
-                    else:
-                        bound = t_heap if t_heap < end else end  # the consumer applies its lookahead itself
-                    if only is None:
-                        for other in feeds:
-                            if other is not feed and other.next_ts < bound:
-                                bound = other.next_ts
-                    start = feed.pos
-                    if t_md > clock._now:
-                        clock._now = t_md
-                    if window is None:
-                        ts = feed.ts
-                        stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
-                        feed.consumer.apply_market_data(feed.chunk, start, stop)
-                    else:
-                        stop = window(feed.chunk, start, bound)
-                    self.md_events += stop - start
-                    last = feed.at(stop - 1)
-                    if last > clock._now:
-                        clock._now = last
-                    # feed.consumed(stop), inlined (once per window)
-                    feed.pos = stop
-                    if stop < feed.n:
-                        feed.next_ts = feed.at(stop)
-                    else:
-                        feed.flush()
-                        feed._load()
-                    if progress is not None:
-                        progress(clock._now)
-                    # One feed: the call due before its next event (typically the delivery this window
-                    # just scheduled) runs now, as the next turn of the loop would run it.
-                    if only is not None and queue and not self.stopped:
-                        item = queue[0]
-                        t = item[0]
-                        nt = feed.next_ts
-                        if t < nt and nt != inf and t <= end and len(item) == 5:
+                    # Windows of this feed and, with one feed, the calls due before its next event
+                    # (typically the deliveries a window just scheduled), until something else is
+                    # next: what successive turns of the outer loop would do, without them.
+                    while True:
+                        if window is None:
+                            bound = min(t_heap, t_md + feed.consumer.lookahead_ns(), end)
+                        else:
+                            bound = t_heap if t_heap < end else end  # the consumer applies its lookahead
+                        if only is None:
+                            for other in feeds:
+                                if other is not feed and other.next_ts < bound:
+                                    bound = other.next_ts
+                        start = feed.pos
+                        if t_md > clock._now:
+                            clock._now = t_md
+                        if window is None:
+                            ts = feed.ts
+                            stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
+                            feed.consumer.apply_market_data(feed.chunk, start, stop)
+                        else:
+                            stop = window(feed.chunk, start, bound)
+                        self.md_events += stop - start
+                        last = feed.at(stop - 1)
+                        if last > clock._now:
+                            clock._now = last
+                        # feed.consumed(stop), inlined (once per window)
+                        feed.pos = stop
+                        if stop < feed.n:
+                            t_md = feed.next_ts = feed.at(stop)
+                        else:
+                            feed.flush()
+                            feed._load()
+                            t_md = feed.next_ts
+                        if progress is not None:
+                            progress(clock._now)
+                        if only is None or t_md == inf:
+                            break  # the outer loop picks the next source (and applies until_data_end)
+                        while queue and not self.stopped:
+                            item = queue[0]
+                            t = item[0]
+                            if t >= t_md or t > end or len(item) != 5:
+                                break
                             heappop(queue)
                             env._now = clock._now = t
                             item[3](*item[4])
+                        if self.stopped:
+                            break
+                        t_heap = queue[0][0] if queue else inf
+                        if t_md > t_heap or t_md > end:
+                            break
                 elif queue and t_heap <= end:
                     if until_data_end and feed is None and t_heap > clock._now:
                         break
