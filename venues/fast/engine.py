@@ -224,6 +224,7 @@ class FastMatchingEngine(OrderEntry):
         apply = _E.apply_events
         flush = self._flush
         go_on = self._go_on
+        engine = self
 
         def window(ev: np.ndarray, start: int, stop: int, mode: int, bound: int, lookahead: int) -> int:
             # run_events(...)[0] for a venue's window, with the arrays bound here: one Python
@@ -232,6 +233,12 @@ class FastMatchingEngine(OrderEntry):
             status = code & 15
             if status == _ST_DONE or status == _ST_BOUND:
                 n = st.item(_S_NBUF)
+                if n == 1:  # most windows of a watched book: one top row, straight to on_top
+                    r = buf[0].tolist()
+                    if r[0] == _K_TOP:
+                        st[_S_NBUF] = 0
+                        engine.on_top(r[1], r[2], r[3], r[4], r[5], r[8])
+                        return code >> 4
                 if n:
                     flush(n)
                 return code >> 4
