@@ -128,7 +128,8 @@ class SimulatedVenue:
         self._win_engine: Any = None  # the current chunk's engine, its length and window mode
         self._win_n = 0
         self._win_mode = 0
-        self._last_top: dict[int, tuple[int, int, int, int]] = {}
+        self._last_book: dict[int, BookTop] = {}  # the book last published, per instrument
+        self._stale_window = False  # a fast window that starts from a top not published yet
         self._live: set[int] = set()  # participant orders acked and not yet done
         self._cols_for: np.ndarray | None = None
         self._cols: list[list[int]] = []
@@ -256,9 +257,9 @@ class SimulatedVenue:
         top = engine.top()
         if self._fast:
             engine.touched = False  # the top published (or unchanged) is the engine's own
-        if top == self._last_top.get(instrument):
+        last = self._last_book.get(instrument)
+        if last is not None and last[2:6] == top:
             return
-        self._last_top[instrument] = top
         depth = self._depth.get(instrument, 0)
         if depth:
             bids = tuple(engine.depth(1, depth))
@@ -266,11 +267,12 @@ class SimulatedVenue:
         else:
             bids = asks = ()
         book = BookTop(ts, instrument, top[0], top[1], top[2], top[3], bids, asks)
+        self._last_book[instrument] = book
         self.kernel.call_at(self._md.arrival(ts), self.bus.publish_book, book, priority=PRIO_DELIVERY)
 
     def _make_top_hook(self, instrument: int):
         """Fast engines: a recorded top change, published as :meth:`_publish_if_changed` would."""
-        last_top = self._last_top
+        last_books = self._last_book
         recorded = self._recorded
         arrival = self._md.arrival
         publish = self.bus.publish_book
@@ -280,11 +282,10 @@ class SimulatedVenue:
         def on_top(ts: int, bid_px: int, bid_qty: int, ask_px: int, ask_qty: int, index: int) -> None:
             if recorded is not None:
                 recorded.mark(index)  # the event that caused it (as the reference path does)
-            top = (bid_px, bid_qty, ask_px, ask_qty)
-            if top == last_top.get(instrument):
+            last = last_books.get(instrument)
+            if last is not None and last[2:6] == (bid_px, bid_qty, ask_px, ask_qty):
                 return
-            last_top[instrument] = top
-            book = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
+            book = last_books[instrument] = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
             venue.kernel.push(arrival(ts), PRIO_DELIVERY, publish, (book,))
 
         channel = self._md
@@ -297,17 +298,16 @@ class SimulatedVenue:
         def on_top_const(ts: int, bid_px: int, bid_qty: int, ask_px: int, ask_qty: int, index: int) -> None:
             # on_top for a constant market-data latency straight onto the kernel's queue: the
             # same arrival (_Channel.arrival) and the same entry (Kernel.push), without two calls.
-            if venue.kernel is not kernel:  # a fault injector took over the scheduling
+            if venue.kernel is not kernel or venue._stale_window:
+                # A fault injector took over the scheduling, or a window that began from a top
+                # not published yet (the engine records a top only when an event changed it, so
+                # otherwise it always differs from the one published before it).
                 return on_top(ts, bid_px, bid_qty, ask_px, ask_qty, index)
-            top = (bid_px, bid_qty, ask_px, ask_qty)
-            if top == last_top.get(instrument):
-                return
-            last_top[instrument] = top
             t = ts + const
             if t < channel.last:
                 t = channel.last
             channel.last = t
-            book = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
+            book = last_books[instrument] = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
             heappush(queue, (t, PRIO_DELIVERY, next(seq), publish, (book,)))
 
         return on_top_const
@@ -390,20 +390,25 @@ class SimulatedVenue:
         stale = False
         if engine.touched:
             engine.touched = False
-            stale = engine.top() != self._last_top.get(instrument)
+            last = self._last_book.get(instrument)
+            stale = last is None or last[2:6] != engine.top()
             if stale and bound >= 0:
                 bound = min(bound, int(events["ts"][start]) + lookahead)
         # Depth snapshots need the book at the moment: return per change instead of recording.
         mode = _M_WATCH if self._depth.get(instrument, 0) else _M_WATCH | _M_RECORD_TOP
         if bound >= 0:
             mode |= _M_BOUND
-        i, status = engine.run_events(events, start, stop, mode, bound, lookahead)
-        recorded = self._recorded
-        while status == _ST_TOP:
-            if recorded is not None:
-                recorded.mark(i - 1)
-            self._publish_if_changed(instrument, int(events["ts"][i - 1]))
-            i, status = engine.run_events(events, i, stop, mode)
+        self._stale_window = stale
+        try:
+            i, status = engine.run_events(events, start, stop, mode, bound, lookahead)
+            recorded = self._recorded
+            while status == _ST_TOP:
+                if recorded is not None:
+                    recorded.mark(i - 1)
+                self._publish_if_changed(instrument, int(events["ts"][i - 1]))
+                i, status = engine.run_events(events, i, stop, mode)
+        finally:
+            self._stale_window = False
         if recorded is not None and i > start:
             recorded.mark(i - 1)  # the reference marks the last event of every window
         if stale:
