@@ -182,3 +182,17 @@ def test_cancel_event_of_unknown_and_order_ids_at_the_top_of_uint64():
     e = FastMatchingEngine()
     assert e.apply_events(ev, 0, 3, False) == 3
     assert e.top() == (100, 3, 0, 0) and e.unknown_ids == 1
+
+
+def test_a_read_only_event_array_replays_like_a_writable_one():
+    """A memory-mapped feed cache is read-only: the compiled loop (one signature) takes it as is."""
+    from venues.fast.compiled_strategy import run_compiled, watch_only
+    from venues.fast.replay import synthetic_l3
+
+    ev = synthetic_l3(3_000, seed=5)
+    ro = ev.copy()
+    ro.flags.writeable = False
+    a, b = FastMatchingEngine(), FastMatchingEngine()
+    assert a.run_events(ev, 0, len(ev), 0) == b.run_events(ro, 0, len(ro), 0)
+    assert a.top() == b.top() and len(a) == len(b) and a.trade_count == b.trade_count
+    assert run_compiled(ro, watch_only) == run_compiled(ev, watch_only)

@@ -123,6 +123,8 @@ def run_compiled(
     a loop while no market event comes) with a clear error instead of filling memory.
     """
     state = np.zeros(16, np.float64) if state is None else state
+    if not events.flags.writeable:
+        events = events.copy()  # numba types a read-only array apart; the loop has one signature
     res, cash = _run(events, strategy, state, np.int64(entry_latency_ns), np.int64(max_orders),
                      np.int64(max_total_orders))  # fmt: skip
     if res[R_RUNAWAY]:
