@@ -1472,7 +1472,8 @@ def level_ids(st, ords, lvls, book, side, px):
     return out
 
 
-@_hot("i8(A1, A2, A2, A2, A2)")
+# Compiled on first use (tests, debugging), not at import: ~0.45 s off a cold start.
+@njit(cache=True, nogil=True)
 def check_integrity(st, ords, lvls, book, omap):
     """0 if every invariant holds, else a code naming the first broken one."""
     n_orders = 0
