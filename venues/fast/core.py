@@ -1152,67 +1152,53 @@ def _clamp_qin(q):
     return 1 if q < 1 else (1 << 40 if q > 1 << 40 else q)
 
 
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, i8, i8)")
-def x_add(st, ords, lvls, book, omap, buf, ts, oid, side, px, qty, owner):
-    """add(); returns 0 ignored (qty <= 0), 1 duplicate id, 2 applied, or NEED_ROOM."""
-    if qty <= 0:
+# Operations of x_op (one compiled entry point for them all: each kernel compiled apart
+# costs ~0.25 s of a cold start, whatever its size).
+X_ADD = 1  # a oid, b side, c px, d qty, e owner -> 0 ignored (qty <= 0), 1 duplicate id, 2 applied
+X_REMOVE = 2  # a oid, b qty
+X_MARKET = 3  # a side, b qty, c owner
+X_EXECUTE = 4  # a oid, b qty, c px, d ahead (0/1)
+X_MODIFY = 5  # a oid, b px, c qty, d match (0/1)
+X_REPRICE = 6  # a oid, b px, c leaves
+X_TRADE_PRINT = 7  # a px, b qty, c aggressor side
+X_CLEAR = 8
+
+
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, i8, i8, i8)")
+def x_op(st, ords, lvls, book, omap, buf, op, ts, a, b, c, d, e):
+    """The wrapper's order-entry and background operations (``X_*``), after making sure of the
+    room one operation may need (NEED_ROOM, without side effects, when it is short)."""
+    if op == X_ADD:
+        if d <= 0:
+            return 0
+        if map_get(st, omap, a) >= 0:
+            st[S_DUP] += 1
+            return 1
+        q = _clamp_qin(d)
+    elif op == X_MARKET:
+        q = _clamp_qin(b)
+    elif op == X_MODIFY or op == X_REPRICE:
+        q = _clamp_qin(c)
+    else:
+        q = 1
+    if room(st, ords, lvls, book, omap, buf, q) != 0:
+        return NEED_ROOM
+    if op == X_ADD:
+        add(st, ords, lvls, book, omap, buf, ts, a, b, c, d, e)
+        return 2
+    if op == X_REMOVE:
+        return remove(st, ords, lvls, book, omap, buf, ts, a, b)
+    if op == X_MARKET:
+        return market(st, ords, lvls, book, omap, buf, ts, a, b, c)
+    if op == X_EXECUTE:
+        return execute(st, ords, lvls, book, omap, buf, ts, a, b, c, d != 0)
+    if op == X_MODIFY:
+        return modify(st, ords, lvls, book, omap, buf, ts, a, b, c, d != 0)
+    if op == X_REPRICE:
+        return reprice(st, ords, lvls, book, omap, buf, ts, a, b, c)
+    if op == X_TRADE_PRINT:
+        trade_print(st, buf, ts, a, b, c)
         return 0
-    if map_get(st, omap, oid) >= 0:
-        st[S_DUP] += 1
-        return 1
-    if room(st, ords, lvls, book, omap, buf, _clamp_qin(qty)) != 0:
-        return NEED_ROOM
-    add(st, ords, lvls, book, omap, buf, ts, oid, side, px, qty, owner)
-    return 2
-
-
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8)")
-def x_remove(st, ords, lvls, book, omap, buf, ts, oid, qty):
-    if room(st, ords, lvls, book, omap, buf, 1) != 0:
-        return NEED_ROOM
-    return remove(st, ords, lvls, book, omap, buf, ts, oid, qty)
-
-
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
-def x_market(st, ords, lvls, book, omap, buf, ts, side, qty, owner):
-    if room(st, ords, lvls, book, omap, buf, _clamp_qin(qty)) != 0:
-        return NEED_ROOM
-    return market(st, ords, lvls, book, omap, buf, ts, side, qty, owner)
-
-
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, b1)")
-def x_execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead):
-    if room(st, ords, lvls, book, omap, buf, 1) != 0:
-        return NEED_ROOM
-    return execute(st, ords, lvls, book, omap, buf, ts, oid, qty, px, ahead)
-
-
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, b1)")
-def x_modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty, match):
-    if room(st, ords, lvls, book, omap, buf, _clamp_qin(qty)) != 0:
-        return NEED_ROOM
-    return modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty, match)
-
-
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
-def x_reprice(st, ords, lvls, book, omap, buf, ts, oid, px, leaves):
-    if room(st, ords, lvls, book, omap, buf, _clamp_qin(leaves)) != 0:
-        return NEED_ROOM
-    return reprice(st, ords, lvls, book, omap, buf, ts, oid, px, leaves)
-
-
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
-def x_trade_print(st, ords, lvls, book, omap, buf, ts, px, qty, side):
-    if room(st, ords, lvls, book, omap, buf, 1) != 0:
-        return NEED_ROOM
-    trade_print(st, buf, ts, px, qty, side)
-    return 0
-
-
-@_hot("i8(A1, A2, A2, A2, A2, A2, i8)")
-def x_clear(st, ords, lvls, book, omap, buf, ts):
-    if room(st, ords, lvls, book, omap, buf, 1) != 0:
-        return NEED_ROOM
     clear(st, ords, lvls, book, omap, buf, ts)
     return 0
 

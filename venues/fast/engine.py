@@ -106,8 +106,7 @@ class _EntryPoints:
 
 
 _E = _EntryPoints(
-    ("apply_events", "order_row", "room", "cancel_resting", "queue_ahead", "depth_into", "x_add", "x_remove",
-     "x_market", "x_execute", "x_modify", "x_reprice", "x_trade_print", "x_clear", "x_process")
+    ("apply_events", "order_row", "room", "cancel_resting", "queue_ahead", "depth_into", "x_op", "x_process")
 )  # fmt: skip
 
 
@@ -429,7 +428,7 @@ class FastMatchingEngine(OrderEntry):
         return rec[C.O_OWN], rec[C.O_SIDE], rec[C.O_PX], rec[C.O_VIS] + rec[C.O_HID], bool(rec[C.O_POST])
 
     def _amend_resting(self, ts: int, order_id: int, price: int, leaves: int) -> None:
-        self._call(_E.x_reprice, leaves, ts, int(order_id), price, leaves)
+        self._call(_E.x_op, leaves, C.X_REPRICE, ts, int(order_id), price, leaves, 0, 0)
 
     def _timed_fields(self, order_id: int, rid: int) -> tuple[int, int, int, int, int] | None:
         rec = self._rec(order_id)
@@ -452,7 +451,7 @@ class FastMatchingEngine(OrderEntry):
                 self._st[C.S_DUP] += 1
                 return
             self._remember(order_id, owner)
-        self._call(_E.x_add, qty, ts, int(order_id), int(side), int(price), int(qty), int(owner))
+        self._call(_E.x_op, qty, C.X_ADD, ts, int(order_id), int(side), int(price), int(qty), int(owner))
         if self._stops:
             self._check_stops(ts)
 
@@ -462,13 +461,13 @@ class FastMatchingEngine(OrderEntry):
         if oid is None or not _ID_MIN <= oid <= _ID_MAX:
             self._st[C.S_UNKNOWN] += 1
             return False
-        return bool(self._call(_E.x_remove, 1, ts, oid, int(qty)))
+        return bool(self._call(_E.x_op, 1, C.X_REMOVE, ts, oid, int(qty), 0, 0, 0))
 
     def market(self, ts: int, side: int, qty: int, owner: int = 0) -> int:
         """Sweep the book with a market order of ``qty``; return the filled quantity."""
         if qty <= 0:
             return 0
-        filled = self._call(_E.x_market, qty, ts, int(side), int(qty), int(owner))
+        filled = self._call(_E.x_op, qty, C.X_MARKET, ts, int(side), int(qty), int(owner), 0, 0)
         if filled and self._stops:
             self._check_stops(ts)
         return filled
@@ -493,7 +492,7 @@ class FastMatchingEngine(OrderEntry):
                 # finds its record emptied and does nothing more).
                 return True
             ahead = False
-        self._call(_E.x_execute, 1, ts, int(order_id), int(qty), int(price), ahead)
+        self._call(_E.x_op, 1, C.X_EXECUTE, ts, int(order_id), int(qty), int(price), int(bool(ahead)), 0)
         self._after(ts)
         return True
 
@@ -516,18 +515,18 @@ class FastMatchingEngine(OrderEntry):
         if self._row(order_id) < 0:
             self._st[C.S_UNKNOWN] += 1
             return False
-        self._call(_E.x_modify, qty, ts, int(order_id), int(price), int(qty), not rest)
+        self._call(_E.x_op, qty, C.X_MODIFY, ts, int(order_id), int(price), int(qty), int(not rest), 0)
         self._after(ts)
         return True
 
     def trade_print(self, ts: int, price: int, qty: int, aggressor_side: int) -> None:
         """A trade that does not touch the book (see the reference)."""
-        self._call(_E.x_trade_print, 1, ts, int(price), int(qty), int(aggressor_side))
+        self._call(_E.x_op, 1, C.X_TRADE_PRINT, ts, int(price), int(qty), int(aggressor_side), 0, 0)
         self._after(ts)
 
     def clear(self, ts: int) -> None:
         """Empty the book; participants get CANCEL "book cleared"; waiting stops stay."""
-        self._call(_E.x_clear, 1, ts)
+        self._call(_E.x_op, 1, C.X_CLEAR, ts, 0, 0, 0, 0, 0)
 
     # ---------------------------------------------------------------- hot path
 
