@@ -234,6 +234,11 @@ def _nrt(*specs: str):
     return njit(_sigs(specs), cache=True, nogil=True)
 
 
+# Kernels of rare paths (growing, queries, tests) compile on first use instead of at import:
+# each kernel compiled costs ~0.1-0.5 s of a cold start, whatever its size.
+_lazy = njit(cache=True, nogil=True)
+
+
 # ----------------------------------------------------------------- hash map
 
 
@@ -267,7 +272,7 @@ def map_del(st, omap, key):
         _map_del_at(st, omap, i)
 
 
-@_nrt("void(A1, A2, A2)")
+@_lazy
 def map_rehash(st, old, new):
     """Move every entry of ``old`` into the empty table ``new`` (S_MAPSHIFT already set for it)."""
     st[S_MAPN] = 0
@@ -943,7 +948,7 @@ def _ahead_list(st, ords, lvls, book, o):
     return head
 
 
-@_nrt("A1(A1, A2, A2, A2, i8)")
+@_lazy
 def ahead_rows(st, ords, lvls, book, o):
     """:func:`_ahead_list` as an array (for the wrapper's Python path)."""
     out = np.empty(st[S_NPART], np.int64)
@@ -1126,7 +1131,7 @@ def room(st, ords, lvls, book, omap, buf, qin):
     return m
 
 
-@_hot("void(A1, A2, A2, A2)")
+@_lazy
 def recount_hidden(st, ords, lvls, book):
     """Set S_HIDQ to the exact resting hidden quantity (it is otherwise an upper bound)."""
     tot = 0
@@ -1443,7 +1448,7 @@ def order_row(st, omap, oid):
     return map_get(st, omap, oid)
 
 
-@_nrt("A1(A1, A2, A2, A2, i8, i8)")
+@_lazy
 def level_ids(st, ords, lvls, book, side, px):
     v = level_of(st, lvls, book, side, px)
     if v < 0:
@@ -1458,8 +1463,7 @@ def level_ids(st, ords, lvls, book, side, px):
     return out
 
 
-# Compiled on first use (tests, debugging), not at import: ~0.45 s off a cold start.
-@njit(cache=True, nogil=True)
+@_lazy
 def check_integrity(st, ords, lvls, book, omap):
     """0 if every invariant holds, else a code naming the first broken one."""
     n_orders = 0
