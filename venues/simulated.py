@@ -362,24 +362,17 @@ class SimulatedVenue:
         that callback's delivery may come next. At least the event at
         ``start`` is applied (the kernel calls with ``bound >= its ts``).
         """
+        if events is not self._cols_for:
+            self._chunk(events)  # sets the chunk's engine, length and window mode
         engine = self._win_engine
         mode = self._win_mode
-        # (touched matters to a watched book only: it asks for the stale-top check of _watched)
-        if events is self._cols_for and mode and (mode == _M_BOUND or not engine.touched):
-            # The common case (decided once per chunk and at subscriptions): one engine call.
-            b = _NO_BOUND if bound >= _NO_BOUND else int(bound)
-            return engine.window(events, start, self._win_n, mode, b, self._min_callback_ns)
-        if events is not self._cols_for:
-            self._chunk(events)
-        instrument = self._chunk_instrument
-        engine = self.engines[instrument]
         b = _NO_BOUND if bound >= _NO_BOUND else int(bound)
-        if instrument in self._watch:
-            if engine.touched or instrument not in self._plain_watch:
-                return self._watched(engine, instrument, events, start, len(events), b)
-            # The common case, as _watched runs it: top changes recorded and published by on_top.
-            return engine.window(events, start, len(events), _M_WATCH_WINDOW, b, self._min_callback_ns)
-        return engine.window(events, start, len(events), _M_BOUND, b, self._min_callback_ns)
+        # One engine call (tops recorded and published by on_top, or not watched) unless the book
+        # is watched with depth snapshots or recorded latency (mode 0), or a Python entry point
+        # touched it (the stale-top check): _watched then.
+        if mode and (mode == _M_BOUND or not engine.touched):
+            return engine.window(events, start, self._win_n, mode, b, self._min_callback_ns)
+        return self._watched(engine, self._chunk_instrument, events, start, self._win_n, b)
 
     def _watched(self, engine: Any, instrument: int, events: np.ndarray, start: int, stop: int, bound: int) -> int:
         """Fast engine, watched instrument: apply, publishing every top change (``bound`` -1: no window)."""
