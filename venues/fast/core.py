@@ -242,7 +242,7 @@ def _nrt(*specs: str):
     return njit(_sigs(specs), cache=True, nogil=True)
 
 
-# Kernels of rare paths (growing, queries, tests) compile on first use instead of at import:
+# Kernels of rare paths (queries, buffer regrowth, tests) compile on first use, not at import:
 # each kernel compiled costs ~0.1-0.5 s of a cold start, whatever its size.
 _lazy = njit(cache=True, nogil=True)
 
@@ -280,7 +280,7 @@ def map_del(st, omap, key):
         _map_del_at(st, omap, i)
 
 
-@_lazy
+@_nrt("void(A1, A2, A2)")  # eager: real-data books grow in most runs
 def map_rehash(st, old, new):
     """Move every entry of ``old`` into the empty table ``new`` (S_MAPSHIFT already set for it)."""
     st[S_MAPN] = 0
