@@ -105,14 +105,6 @@ class _Feed:
             self.journal.market_data(self.chunk[self.hashed : self.pos])
             self.hashed = self.pos
 
-    def consumed(self, stop: int) -> None:
-        self.pos = stop
-        if stop >= self.n:
-            self.flush()
-            self._load()
-        else:
-            self.next_ts = self.at(stop)
-
 
 class Kernel:
     """Owns simulated time, the schedule, the journal and the RNG streams of one run."""
@@ -224,7 +216,7 @@ class Kernel:
                         last = feed.at(stop - 1)
                         if last > clock._now:
                             clock._now = last
-                        # feed.consumed(stop), inlined (once per window)
+                        # the feed's cursor moves past the window
                         feed.pos = stop
                         if stop < feed.n:
                             t_md = feed.next_ts = feed.at(stop)

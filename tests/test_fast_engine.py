@@ -134,19 +134,15 @@ def test_run_events_time_bound_and_first_callback_lookahead():
     for k, (t, oid, px, q, a, s) in enumerate(rows):
         ev[k] = (t, oid, px, q, 0, a, s, 0, 0)
     e = FastMatchingEngine()
-    e.set_window(1000, 10)
-    assert e.run_events(ev, 0, 6, C.M_BOUND) == (6, C.ST_DONE)  # no callbacks: nothing tightens
+    assert e.run_events(ev, 0, 6, C.M_BOUND, 1000, 10) == (6, C.ST_DONE)  # no callbacks: nothing tightens
     trades = []
     e = FastMatchingEngine(on_trade=lambda *a: trades.append(a))
-    e.set_window(25, 10)
-    assert e.run_events(ev, 0, 6, C.M_BOUND) == (2, C.ST_BOUND)  # ts 30 > 25
-    e.set_window(1000, 10)
-    assert e.run_events(ev, 2, 6, C.M_BOUND) == (4, C.ST_BOUND)  # the trade at 30 bounds to 40
+    assert e.run_events(ev, 0, 6, C.M_BOUND, 25, 10) == (2, C.ST_BOUND)  # ts 30 > 25
+    assert e.run_events(ev, 2, 6, C.M_BOUND, 1000, 10) == (4, C.ST_BOUND)  # the trade at 30 bounds to 40
     assert trades == [(30, 100, 1, S)]
     tops = []
     e.on_top = lambda *a: tops.append(a)
-    e.set_window(1000, 10)
-    assert e.run_events(ev, 4, 6, C.M_BOUND | C.M_WATCH | C.M_RECORD_TOP) == (6, C.ST_DONE)
+    assert e.run_events(ev, 4, 6, C.M_BOUND | C.M_WATCH | C.M_RECORD_TOP, 1000, 10) == (6, C.ST_DONE)
     assert tops == [(50, 100, 4, 101, 4, 5)] and trades[-1] == (50, 101, 1, B)
 
 

@@ -122,7 +122,7 @@ class FastMatchingEngine(OrderEntry):
     """Drop-in, compiled twin of :class:`venues.matching.MatchingEngine` (same API and reports).
 
     Extra API for the simulated venue: :meth:`apply_events` (MD_DTYPE arrays
-    without column conversion), :meth:`set_window` / :meth:`run_events` and :attr:`on_top`.
+    without column conversion), :meth:`run_events` / :attr:`window` and :attr:`on_top`.
     ``capacity`` sizes the initial pools (they double on demand).
     """
 
@@ -567,19 +567,6 @@ class FastMatchingEngine(OrderEntry):
         """:meth:`apply_batch` over an MD_DTYPE array (no column conversion)."""
         return self.run_events(events, start, stop, C.M_WATCH if watch_top else 0)[0]
 
-    def set_window(self, bound: int, lookahead: int) -> None:
-        """Arm the time bound of the next ``run_events(..., mode | M_BOUND)`` calls.
-
-        Events with ts past ``bound`` are not applied; the first event that
-        produces a callback (report, trade, top change) tightens the bound to
-        its ts + ``lookahead``: the soonest its deliveries can land, so that the
-        caller can run them before any later market data.
-        """
-        st = self._st
-        st[C.S_BOUND] = bound
-        st[C.S_LOOKAHEAD] = lookahead
-        st[C.S_FIRSTCB] = 0
-
     def run_events(
         self, ev: np.ndarray, start: int, stop: int, mode: int, bound: int = -1, lookahead: int = 0, offset: int = 0
     ) -> tuple[int, int]:
@@ -589,7 +576,11 @@ class FastMatchingEngine(OrderEntry):
         change; ``M_WATCH`` without ``M_RECORD_TOP``), ``ST_BOUND`` (the next
         event is past the bound). With ``M_RECORD_TOP`` top changes go to
         :attr:`on_top` ``(ts, bid_px, bid_qty, ask_px, ask_qty, event index)`` in callback order.
-        ``bound >= 0`` arms the window as :meth:`set_window` (``bound``, ``lookahead``) would.
+        ``bound >= 0`` arms a time window: events with ts past ``bound`` are not applied
+        (``M_BOUND``), and the first event that produces a callback (report, trade, top
+        change) tightens the bound to its ts + ``lookahead``, the soonest its deliveries
+        can land, so that the caller can run them before any later market data; ``-1``
+        goes on in the window armed before.
         ``offset`` is added to event indexes in error messages.
         """
         if ev is not self._ev_ok:  # the entry point trusts its argument types: check once per array
