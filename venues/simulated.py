@@ -124,7 +124,6 @@ class SimulatedVenue:
         self._min_callback_ns = min(min_latency_ns(self.latency.market_data), min_latency_ns(self.latency.response))
         self._depth: dict[int, int] = {}
         self._watch: set[int] = set()
-        self._plain_watch: set[int] = set()  # watched without depth or recorded latency (fast engines)
         self._win_engine: Any = None  # the current chunk's engine, its length and window mode
         self._win_n = 0
         self._win_mode = 0
@@ -162,10 +161,6 @@ class SimulatedVenue:
             self.engines[instrument].touched = True  # the first window publishes the current top
         self._watch.add(instrument)
         self._depth[instrument] = max(depth, self._depth.get(instrument, 0))
-        if self._depth[instrument] == 0 and self._recorded is None:
-            self._plain_watch.add(instrument)
-        else:
-            self._plain_watch.discard(instrument)
         self._set_win_mode()
         if trades:
             self.engines[instrument].on_trade = self._make_trade_hook(instrument)
@@ -349,8 +344,10 @@ class SimulatedVenue:
             self._win_mode = 0
         elif self._chunk_instrument not in self._watch:
             self._win_mode = _M_BOUND
+        elif self._depth.get(self._chunk_instrument, 0) or self._recorded is not None:
+            self._win_mode = 0
         else:
-            self._win_mode = _M_WATCH_WINDOW if self._chunk_instrument in self._plain_watch else 0
+            self._win_mode = _M_WATCH_WINDOW
 
     def _apply_window(self, events: np.ndarray, start: int, bound: float) -> int:
         """Apply events from ``start`` whose ts is <= ``bound``; return the index of the first one not applied.
