@@ -1121,8 +1121,13 @@ class ItchReader:
         self._table = self._out = self._admin_rows = self._find_rows = None  # type: ignore[assignment]
         if n:
             self._st[_nb.P_NOUT] = 0
-            st.events += n
-            yield out[:n]
+            # The kernel may have left one event more than a chunk (a two-event message written
+            # last): chunks hold chunk_size events, as everywhere else.
+            size = len(out) - 1
+            for k in range(0, n, size):
+                part = out[k : min(n, k + size)]
+                st.events += len(part)
+                yield part
 
     def _binaryfile_fast(self) -> Iterator[None]:
         """BinaryFILE through the kernel: blocks read into one buffer, a partial last frame moved to its front."""
