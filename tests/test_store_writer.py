@@ -86,3 +86,32 @@ def test_alerts_and_snapshots_go_in_the_same_batches(tmp_path):
         writer.finish({}, "fp")
         assert store.get_run("r1")["counts"]["pnl_snapshots"] == 1
         assert store.alerts("r1")[0]["message"] == "halted"
+
+
+def test_every_batch_prefix_is_consistent_when_batches_are_small(tmp_path, monkeypatch):
+    """A crash keeps a prefix of the batches: after each one, every fill and every accepted risk
+    decision already has its order row, and the order rows cover their fills."""
+    with RunStore(f"sqlite:///{tmp_path / 'runs.db'}") as store:
+        seen: dict[str, list] = {"orders": {}, "fills": [], "risk": []}
+        real = store.write_batch
+        problems = []
+
+        def checking(run_id, **rows):
+            for o in rows.get("orders", ()):
+                seen["orders"][o["order_id"]] = o
+            seen["fills"] += rows.get("fills", ())
+            seen["risk"] += rows.get("risk_events", ())
+            orders = seen["orders"]
+            accepted = {e["order_id"] for e in seen["risk"] if e["accepted"]}
+            if not accepted <= orders.keys() or not all(f["order_id"] in orders for f in seen["fills"]):
+                problems.append("an accepted risk decision or a fill without its order")
+            for oid in {f["order_id"] for f in seen["fills"]}:
+                if orders[oid]["filled_qty"] < sum(f["qty"] for f in seen["fills"] if f["order_id"] == oid):
+                    problems.append(f"order {oid} behind its fills")
+            return real(run_id, **rows)
+
+        monkeypatch.setattr(store, "write_batch", checking)
+        run, writer, result = run_with_writer(store, batch_rows=1, flush_interval_s=3600)
+        writer.finish(result.summary, result.fingerprint)
+        assert writer.batches_written > 100 and len(seen["risk"]) == len(result.risk_events) > 0
+        assert problems == []

@@ -166,17 +166,16 @@ class StoreWriter(OMSObserver):
             self._pending_rows += 1
         self._dirty[order.order_id] = order
 
+    # No handoff from these hooks: they run in the middle of an OMS operation (a risk decision
+    # comes before its order is observed, a fill before its order's new state), and a batch cut
+    # there could be the last one a crash keeps. tick() hands over between operations.
     def on_fill(self, fill: dict) -> None:
         self._batch.fills.append(fill)
         self._pending_rows += 1
-        if self._pending_rows >= self.batch_rows:
-            self.handoff()
 
     def on_risk(self, event: dict) -> None:
         self._batch.risk_events.append(event)
         self._pending_rows += 1
-        if self._pending_rows >= self.batch_rows:
-            self.handoff()
 
     def pnl_snapshots(self, rows: list[Mapping[str, Any]]) -> None:
         self._batch.pnl_snapshots.extend(rows)
