@@ -54,6 +54,7 @@ class _Feed:
         "last_ts",
         "n",
         "at",
+        "done",
     )
 
     def __init__(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray], journal: Journal):
@@ -70,11 +71,14 @@ class _Feed:
         self.n = 0  # events in the current chunk
         self.at: Callable[[int], int] = self.ts.__getitem__  # ts of the event at an index, as an int
         self.pos = 0
+        self.done = 0  # events of the chunks before the current one
         self.hashed = 0
         self.next_ts: float = math.inf
         self._load()
 
     def _load(self) -> None:
+        self.done += self.pos
+        self.pos = 0
         for chunk in self.chunks:
             if len(chunk):
                 ts = chunk["ts"]
@@ -92,7 +96,7 @@ class _Feed:
                 self.ts = ts.tolist() if self.window is None else ts
                 self.at = self.ts.__getitem__ if self.window is None else ts.item
                 self.n = len(ts)
-                self.pos = self.hashed = 0
+                self.hashed = 0
                 self.next_ts = int(ts[0])
                 self.last_ts = int(ts[-1])
                 return
@@ -106,6 +110,14 @@ class _Feed:
             self.hashed = self.pos
 
 
+def _catch_up(clock: SimClock, feed: _Feed) -> None:
+    """Move the clock to the last event the feed applied in its current chunk, if later."""
+    if feed.pos:
+        last = feed.at(feed.pos - 1)
+        if last > clock._now:
+            clock._now = last
+
+
 class Kernel:
     """Owns simulated time, the schedule, the journal and the RNG streams of one run."""
 
@@ -117,10 +129,14 @@ class Kernel:
         self.journal = journal if journal is not None else Journal()
         self.rng = RngStreams(seed)
         self._feeds: list[_Feed] = []
-        self.md_events = 0
         self.scheduled_calls = 0
         self.stopped = False
         self._running = False
+
+    @property
+    def md_events(self) -> int:
+        """Market-data events applied so far, over all feeds."""
+        return sum(f.done + f.pos for f in self._feeds)
 
     # -- scheduling -------------------------------------------------------
     def now(self) -> int:
@@ -212,21 +228,23 @@ class Kernel:
                             feed.consumer.apply_market_data(feed.chunk, start, stop)
                         else:
                             stop = window(feed.chunk, start, bound)
-                        self.md_events += stop - start
-                        last = feed.at(stop - 1)
-                        if last > clock._now:
-                            clock._now = last
-                        # the feed's cursor moves past the window
+                        # The feed's cursor moves past the window. The clock reaches the window's
+                        # last event when the loop leaves (_catch_up) or reports progress: until
+                        # then the calls that run next are at that time or later and set it.
                         feed.pos = stop
                         if stop < feed.n:
                             t_md = feed.next_ts = feed.at(stop)
                         else:
+                            if feed.last_ts > clock._now:
+                                clock._now = feed.last_ts
                             feed.flush()
                             feed._load()
                             t_md = feed.next_ts
                         if progress is not None:
+                            _catch_up(clock, feed)
                             progress(clock._now)
                         if only is None or t_md == inf:
+                            _catch_up(clock, feed)
                             break  # the outer loop picks the next source (and applies until_data_end)
                         while queue and not self.stopped:
                             item = queue[0]
@@ -236,10 +254,9 @@ class Kernel:
                             heappop(queue)
                             env._now = clock._now = t
                             item[3](*item[4])
-                        if self.stopped:
-                            break
                         t_heap = queue[0][0] if queue else inf
-                        if t_md > t_heap or t_md > end:
+                        if self.stopped or t_md > t_heap or t_md > end:
+                            _catch_up(clock, feed)
                             break
                 elif queue and t_heap <= end:
                     if until_data_end and feed is None and t_heap > clock._now:

@@ -26,6 +26,8 @@ class MarketDataBus:
     ) -> None:
         self._book_subs: dict[int, list[Strategy]] = {}
         self._trade_subs: dict[int, list[Strategy]] = {}
+        self._book_handlers: dict[int, list[Callable[[BookTop], None]]] = {}  # bound on_book per instrument
+        self._publishers: dict[int, Callable[[BookTop], None]] = {}
         # on_mark(instrument, mid price in ticks, ts) -> the position (e.g. Portfolio.mark); when
         # it is not flat the mark moved PnL and on_pnl(ts) follows (e.g. OMS.on_mark).
         self._on_mark = on_mark
@@ -38,21 +40,40 @@ class MarketDataBus:
         subs = self._book_subs.setdefault(instrument, [])
         if strategy not in subs:
             subs.append(strategy)
+            self._book_handlers.setdefault(instrument, []).append(strategy.on_book)
         if trades:
             tsubs = self._trade_subs.setdefault(instrument, [])
             if strategy not in tsubs:
                 tsubs.append(strategy)
 
     def publish_book(self, book: BookTop) -> None:
-        self.book_updates += 1
-        instrument = book[1]  # by index: once per top change, attribute access costs
-        self.last_book[instrument] = book
-        if self._on_mark is not None:
-            bid, ask = book[2], book[4]
-            if bid and ask and self._on_mark(instrument, (bid + ask) / 2, book[0]) and self._on_pnl is not None:
-                self._on_pnl(book[0])  # (bid + ask) / 2 is BookTop.mid
-        for strategy in self._book_subs.get(instrument, ()):
-            strategy.on_book(book)
+        """Deliver ``book``: mark the portfolio, then each subscriber's ``on_book``."""
+        self.book_publisher(book[1])(book)
+
+    def book_publisher(self, instrument: int) -> Callable[[BookTop], None]:
+        """:meth:`publish_book` for the books of one instrument (what a venue schedules once
+        per top change): the same steps with the instrument's handlers bound."""
+        publish = self._publishers.get(instrument)
+        if publish is not None:
+            return publish
+        bus = self
+        last_book = self.last_book
+        mark = self._on_mark
+        on_pnl = self._on_pnl
+        handlers = self._book_handlers.setdefault(instrument, [])  # grows with later subscriptions
+
+        def publish(book: BookTop) -> None:
+            bus.book_updates += 1
+            last_book[instrument] = book
+            if mark is not None:
+                bid, ask = book[2], book[4]  # by index: once per top change, attribute access costs
+                if bid and ask and mark(instrument, (bid + ask) / 2, book[0]) and on_pnl is not None:
+                    on_pnl(book[0])  # (bid + ask) / 2 is BookTop.mid
+            for on_book in handlers:
+                on_book(book)
+
+        self._publishers[instrument] = publish
+        return publish
 
     def publish_trade(self, trade: Trade) -> None:
         self.trade_updates += 1

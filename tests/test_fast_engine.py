@@ -192,3 +192,34 @@ def test_a_read_only_event_array_replays_like_a_writable_one():
     assert a.run_events(ev, 0, len(ev), 0) == b.run_events(ro, 0, len(ro), 0)
     assert a.top() == b.top() and len(a) == len(b) and a.trade_count == b.trade_count
     assert run_compiled(ro, watch_only) == run_compiled(ev, watch_only)
+
+
+def test_a_window_with_one_top_row_returns_it_and_leaves_the_buffer_empty():
+    ev = empty_events(3)
+    rows = [(10, 1, 100, 5, ADD, B), (12, 2, 101, 7, ADD, S), (20, 3, 99, 1, ADD, B)]
+    for k, (t, oid, px, q, a, s) in enumerate(rows):
+        ev[k] = (t, oid, px, q, 0, a, s, 0, 0)
+    e = FastMatchingEngine()
+    st = e.compiled[0]
+    watch = C.M_WATCH | C.M_RECORD_TOP | C.M_BOUND
+    # Without M_TAKE_TOP the row stays in the buffer for fire().
+    code, *rest = e.apply_compiled(*e.compiled, ev, 0, 1, watch, 1000, 5)
+    assert (code >> 4, code & 15, rest) == (1, C.ST_DONE, [0, 0, 0, 0, 0]) and st[C.S_NBUF] == 1
+    tops = []
+    e.on_top = lambda *a: tops.append(a)
+    e.fire(e.compiled[5][:1].tolist())
+    st[C.S_NBUF] = 0
+    assert tops == [(10, 100, 5, 0, 0, 0)]
+    # With it, a window whose one row is a top change returns the row (bound: 12 + 5 < 20).
+    code, *rest = e.apply_compiled(*e.compiled, ev, 1, 3, watch | C.M_TAKE_TOP, 1000, 5)
+    assert (code >> 4, code & 7, code & C.F_TOP_TAKEN) == (2, C.ST_BOUND, C.F_TOP_TAKEN)
+    assert rest == [12, 100, 5, 101, 7] and st[C.S_NBUF] == 0
+    # Two rows (a trade, then the top it changed): nothing taken, both in order in the buffer.
+    trades = []
+    e.on_trade = lambda *a: trades.append(a)
+    sell = empty_events(1)
+    sell[0] = (30, 0, 0, 2, 0, MARKET, S, 0, 0)
+    code, *rest = e.apply_compiled(*e.compiled, sell, 0, 1, watch | C.M_TAKE_TOP, 1000, 5)
+    assert (code & 15, rest, st[C.S_NBUF]) == (C.ST_DONE, [0, 0, 0, 0, 0], 2)
+    e.fire(e.compiled[5][:2].tolist())
+    assert trades == [(30, 100, 2, S)] and tops[-1] == (30, 100, 3, 101, 7, 0)

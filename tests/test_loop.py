@@ -194,3 +194,34 @@ def test_adding_a_feed_from_a_callback_during_run_is_refused():
     with pytest.raises(RuntimeError, match="feed late: add feeds before Kernel.run"):
         k.run(100)
     k.add_feed("after", RecordingConsumer(k, []), iter([_chunk([50])]))  # between runs: fine
+
+
+def test_progress_and_a_stop_see_the_clock_at_the_last_event_applied():
+    k = Kernel(seed=1, start_ns=0)
+    log, seen = [], []
+    consumer = WindowConsumer(k, log, delay=10)
+    k.add_feed("f", consumer, iter([_chunk([0, 5, 10]), _chunk([30, 45, 60])]))
+    k.run(1_000, progress=seen.append)
+    # after each window (the chunk's end included): the ts of its last event, never a later one
+    assert consumer.windows == [(0, 3), (0, 1), (1, 2), (2, 3)]
+    assert seen == [10, 30, 45, 60]
+    k = Kernel(seed=1, start_ns=0)
+    counts = []
+
+    def stop_at_first_delivery(at: int) -> None:
+        counts.append((at, k.md_events))
+        k.stop()
+
+    class Stopping(WindowConsumer):
+        def apply_window(self, events, start, bound):  # two events a window, a delivery 3 after the first
+            ts = events["ts"].tolist()
+            self.kernel.push(ts[start] + 3, PRIO_DELIVERY, stop_at_first_delivery, (ts[start] + 3,))
+            return start + 2
+
+    k.add_feed("f", Stopping(k, [], delay=3), iter([_chunk([0, 1]), _chunk([5, 8])]))
+    k.run(1_000)
+    assert counts == [(3, 2)]  # md_events counts the whole first chunk at the delivery
+    assert k.now() == 3  # the stop leaves the clock at the delivery, later than the last event
+    k.stopped = False
+    k.run(1_000)
+    assert counts[1] == (8, 4) and k.now() == 8  # both events of the second chunk, then its delivery

@@ -50,7 +50,9 @@ _TERMINAL_KINDS = (ReportKind.CANCEL, ReportKind.EXPIRE)
 # venues.fast.core mode bits / statuses (literal here: the reference path never imports numba)
 _M_WATCH, _M_RECORD_TOP, _M_BOUND = 1, 2, 4
 _M_WATCH_WINDOW = _M_WATCH | _M_RECORD_TOP | _M_BOUND
-_ST_TOP = 1
+_M_TAKE_TOP, _F_TOP_TAKEN = 8, 8
+_ST_DONE, _ST_TOP, _ST_BOUND = 0, 1, 6
+_S_NBUF, _K_TOP = 17, 8  # the output buffer's row count (state slot) and top row kind
 _COLUMNS = ("ts", "order_id", "price", "qty", "action", "side")
 
 
@@ -138,7 +140,7 @@ class SimulatedVenue:
         self.bus: MarketDataBus | None = None
         self.reports = 0
         if self._fast:
-            self.apply_window = self._apply_window
+            self.apply_window, self._rearm = self._make_window()
 
     # -- wiring ---------------------------------------------------------------
     def rest_crossing_adds(self, rest: bool = True) -> None:
@@ -270,7 +272,7 @@ class SimulatedVenue:
         last_books = self._last_book
         recorded = self._recorded
         arrival = self._md.arrival
-        publish = self.bus.publish_book
+        publish = self.bus.publish_book  # what a fault injector's scheduler recognizes
         venue = self  # venue.kernel may be a fault injector's proxy set after attach
         new = tuple.__new__  # BookTop without its Python-level __new__ (hot: once per top change)
 
@@ -289,6 +291,7 @@ class SimulatedVenue:
         if recorded is not None or const is None or not isinstance(kernel, Kernel):
             return on_top
         queue, seq = kernel.hot_queue()
+        publish_fast = self.bus.book_publisher(instrument)
 
         def on_top_const(ts: int, bid_px: int, bid_qty: int, ask_px: int, ask_qty: int, index: int) -> None:
             # on_top for a constant market-data latency straight onto the kernel's queue: the
@@ -303,7 +306,7 @@ class SimulatedVenue:
                 t = channel.last
             channel.last = t
             book = last_books[instrument] = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
-            heappush(queue, (t, PRIO_DELIVERY, next(seq), publish, (book,)))
+            heappush(queue, (t, PRIO_DELIVERY, next(seq), publish_fast, (book,)))
 
         return on_top_const
 
@@ -340,6 +343,8 @@ class SimulatedVenue:
     def _set_win_mode(self) -> None:
         """The mode of the current chunk's common window: watched without depth snapshots or
         recorded latency (tops recorded), not watched (bounded only), or 0: the general path."""
+        if self._fast:
+            self._rearm()  # the compiled window re-reads the mode
         if not self._fast or self._win_engine is None:
             self._win_mode = 0
         elif self._chunk_instrument not in self._watch:
@@ -349,27 +354,120 @@ class SimulatedVenue:
         else:
             self._win_mode = _M_WATCH_WINDOW
 
-    def _apply_window(self, events: np.ndarray, start: int, bound: float) -> int:
-        """Apply events from ``start`` whose ts is <= ``bound``; return the index of the first one not applied.
+    def _make_window(self) -> tuple[Callable[[np.ndarray, int, float], int], Callable[[], None]]:
+        """The venue's ``apply_window`` for fast engines, and a function that makes it re-arm.
 
-        Equivalent to the kernel's windows of at most :meth:`lookahead_ns`
-        followed one another (same events applied before every scheduled
-        event, same callbacks in the same order): the engine stops at the
-        first event past the ts of its first callback + the lookahead, since
-        that callback's delivery may come next. At least the event at
-        ``start`` is applied (the kernel calls with ``bound >= its ts``).
+        ``apply_window(events, start, bound)`` applies events from ``start``
+        whose ts is <= ``bound`` and returns the index of the first one not
+        applied. It is equivalent to the kernel's windows of at most
+        :meth:`lookahead_ns` followed one another (same events applied before
+        every scheduled event, same callbacks in the same order): the engine
+        stops at the first event past the ts of its first callback + the
+        lookahead, since that callback's delivery may come next. At least the
+        event at ``start`` is applied (the kernel calls with ``bound >= its ts``).
+
+        The common windows (book not watched, or watched without depth
+        snapshots with a constant market-data latency on the kernel's own
+        schedule) are one compiled call in this frame, whose top changes go
+        straight onto the kernel's queue as :meth:`_publish_if_changed` would
+        schedule them; the state for it is armed once per chunk and re-armed
+        when the mode or the engine's arrays change. Anything else goes
+        through :meth:`_apply_window`.
         """
+        venue = self
+        general = self._apply_window
+        lookahead = self._min_callback_ns
+        channel = self._md
+        const = channel.const
+        last_books = self._last_book
+        new = tuple.__new__  # BookTop without its Python-level __new__ (hot: once per top change)
+        armed: np.ndarray | None = None  # the chunk the state below is for; None: arm first
+        engine: Any = None
+        generation = mode = n = instrument = 0
+        apply: Any = None
+        st = ords = lvls = book = omap = buf = None
+        queue: list = []
+        seq: Any = None
+        publish: Any = None
+
+        def arm(events: np.ndarray) -> bool:
+            nonlocal armed, engine, generation, mode, n, instrument, st, ords, lvls, book, omap, buf
+            nonlocal apply, queue, seq, publish
+            armed = None
+            if events is not venue._cols_for:
+                venue._chunk(events)  # checks the chunk; sets its engine, length and window mode
+            kernel = venue.kernel
+            mode = venue._win_mode
+            if mode == _M_WATCH_WINDOW:
+                if const is None or venue._recorded is not None or type(kernel) is not Kernel:
+                    return False  # tops through the engine's on_top hook (general path)
+                queue, seq = kernel.hot_queue()
+                publish = venue.bus.book_publisher(venue._chunk_instrument)
+            elif mode != _M_BOUND:
+                return False
+            engine = venue._win_engine
+            generation = engine.generation
+            st, ords, lvls, book, omap, buf = engine.compiled
+            apply = engine.apply_compiled
+            n = venue._win_n
+            instrument = venue._chunk_instrument
+            armed = events
+            return True
+
+        def rearm() -> None:
+            nonlocal armed
+            armed = None
+
+        def apply_window(events: np.ndarray, start: int, bound: float) -> int:
+            if events is not armed or engine.generation != generation:
+                if not arm(events):
+                    return general(events, start, bound)
+            if engine.touched and mode != _M_BOUND:
+                return general(events, start, bound)  # the top may have changed outside market data
+            b = bound if bound < _NO_BOUND else _NO_BOUND
+            code, ts, bid_px, bid_qty, ask_px, ask_qty = apply(
+                st, ords, lvls, book, omap, buf, events, start, n, mode | _M_TAKE_TOP, b, lookahead
+            )
+            if code & _F_TOP_TAKEN:  # the window's one row: a top change (the common case)
+                # _Channel.arrival and Kernel.push, inline (once per top change)
+                t = ts + const
+                if t < channel.last:
+                    t = channel.last
+                channel.last = t
+                top = last_books[instrument] = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
+                heappush(queue, (t, PRIO_DELIVERY, next(seq), publish, (top,)))
+                return code >> 4
+            status = code & 15
+            if status != _ST_DONE and status != _ST_BOUND:
+                return engine.resume(events, code, n, mode)
+            k = st.item(_S_NBUF)
+            if k:
+                rows = buf[:k].tolist()
+                st[_S_NBUF] = 0
+                done = 0
+                for r in rows:
+                    if r[0] != _K_TOP:
+                        engine.fire(rows[done:])  # a report or trade first: in order, by the engine
+                        break
+                    t = r[1] + const
+                    if t < channel.last:
+                        t = channel.last
+                    channel.last = t
+                    top = last_books[instrument] = new(BookTop, (r[1], instrument, r[2], r[3], r[4], r[5], (), ()))
+                    heappush(queue, (t, PRIO_DELIVERY, next(seq), publish, (top,)))
+                    done += 1
+            return code >> 4
+
+        return apply_window, rearm
+
+    def _apply_window(self, events: np.ndarray, start: int, bound: float) -> int:
+        """``apply_window`` past the common cases (see :meth:`_make_window`)."""
         if events is not self._cols_for:
-            self._chunk(events)  # sets the chunk's engine, length and window mode
-        engine = self._win_engine
-        mode = self._win_mode
+            self._chunk(events)
         b = _NO_BOUND if bound >= _NO_BOUND else int(bound)
-        # One engine call (tops recorded and published by on_top, or not watched) unless the book
-        # is watched with depth snapshots or recorded latency (mode 0), or a Python entry point
-        # touched it (the stale-top check): _watched then.
-        if mode and (mode == _M_BOUND or not engine.touched):
-            return engine.window(events, start, self._win_n, mode, b, self._min_callback_ns)
-        return self._watched(engine, self._chunk_instrument, events, start, self._win_n, b)
+        if self._win_mode == _M_BOUND:
+            return self._win_engine.run_events(events, start, self._win_n, _M_BOUND, b, self._min_callback_ns)[0]
+        return self._watched(self._win_engine, self._chunk_instrument, events, start, self._win_n, b)
 
     def _watched(self, engine: Any, instrument: int, events: np.ndarray, start: int, stop: int, bound: int) -> int:
         """Fast engine, watched instrument: apply, publishing every top change (``bound`` -1: no window)."""

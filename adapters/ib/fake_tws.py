@@ -251,6 +251,10 @@ class _BusShim:
     def publish_book(self, book: BookTop) -> None:
         self.server._on_book(book)
 
+    def book_publisher(self, instrument: int):
+        """One instrument's publish_book (the same function for every instrument here)."""
+        return self.publish_book
+
     def publish_trade(self, trade: Trade) -> None:
         self.server._on_trade(trade)
 

@@ -58,5 +58,16 @@ engine.add_strategy(strategy)
 t0 = time.perf_counter()
 engine.run()
 wall = time.perf_counter() - t0
-print(json.dumps({"peer": "nautilus_trader", "events": len(deltas), "python_strategy_per_delta": {
-    "seconds": round(wall, 4), "events_per_second": round(len(deltas) / wall), "wakeups": strategy.n}}))
+print(
+    json.dumps(
+        {
+            "peer": "nautilus_trader",
+            "events": len(deltas),
+            "python_strategy_per_delta": {
+                "seconds": round(wall, 4),
+                "events_per_second": round(len(deltas) / wall),
+                "wakeups": strategy.n,
+            },
+        }
+    )
+)

@@ -221,7 +221,7 @@ def _run(ev, strategy, state, latency, max_orders, max_total_orders):
             break
         st[C.S_BOUND] = pend[p_head, 0] if p_len else C.I64_MAX
         st[C.S_FIRSTCB] = 1  # no lookahead tightening: the strategy's own reports are handled here
-        code = C.apply_events(st, ords, lvls, book, omap, buf, ev, i, n, C.M_WATCH | C.M_BOUND, -1, 0)
+        code = C.apply_events(st, ords, lvls, book, omap, buf, ev, i, n, C.M_WATCH | C.M_BOUND, -1, 0)[0]
         i = code >> 4
         status = code & 15
         if st[C.S_NBUF]:

@@ -191,11 +191,13 @@ ST_FLUSH = 4  # event not applied: flush the buffer (S_RET: rows needed)
 ST_BADACTION = 5  # event not applied: unknown action
 ST_BOUND = 6  # event not applied: its ts is past the time bound
 ST_PYEVENT = 7  # event not applied: the wrapper applies it in Python (rare paths)
+F_TOP_TAKEN = 8  # flag beside the status: the top row was taken out of the buffer and returned
 
 # apply modes
 M_WATCH = 1  # compare the top before/after each event
 M_RECORD_TOP = 2  # record K_TOP rows instead of returning at top changes
 M_BOUND = 4  # stop at the time bound (tightened by the first callback)
+M_TAKE_TOP = 8  # a window whose only row is a K_TOP row returns it (F_TOP_TAKEN) instead
 
 G_ORDERS = 1
 G_LEVELS = 2
@@ -216,6 +218,7 @@ _TYPES = {
     "i8": types.int64,
     "b1": types.boolean,
     "void": types.void,
+    "T6": types.UniTuple(types.int64, 6),
     "A1": types.int64[::1],
     "A2": types.int64[:, ::1],
     "EV": typeof(np.zeros(1, MD_DTYPE)),
@@ -1249,11 +1252,9 @@ def top_aq(st, lvls, book):
     return lvls[book[1, na - 1], L_QTY] if st[S_BA] != 0 and na > 0 else 0
 
 
-# One signature (a compile of this function is ~1.3 s): the wrapper's entry point also takes a
-# read-only array (a memory-mapped feed cache) for it, which the loop only reads.
-@_hot("i8(A1, A2, A2, A2, A2, A2, EV, i8, i8, i8, i8, i8)")
-def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead):
-    """Apply MD_DTYPE events ``start .. stop-1`` (reference: ``apply_batch``).
+@njit(nogil=True, _nrt=False, inline="always")
+def _apply_loop(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead):
+    """The event loop of :func:`apply_events` (compiled only inside it).
 
     Returns ``index << 4 | status`` (``ST_*``). With ``M_WATCH`` a top change
     either returns ``ST_TOP`` after the event, or with ``M_RECORD_TOP`` writes a
@@ -1417,6 +1418,28 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
             if t < st[S_BOUND]:
                 st[S_BOUND] = t
     return (stop << 4) | ST_DONE
+
+
+# One signature (a compile of this function is ~1.3 s): the wrapper's entry point also takes a
+# read-only array (a memory-mapped feed cache) for it, which the loop only reads.
+@_hot("T6(A1, A2, A2, A2, A2, A2, EV, i8, i8, i8, i8, i8)")
+def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead):
+    """Apply MD_DTYPE events ``start .. stop-1`` (reference: ``apply_batch``).
+
+    Returns ``(code, ts, bid_px, bid_qty, ask_px, ask_qty)``: ``code`` is
+    ``index << 4 | status`` (``ST_*``, see :func:`_apply_loop`). With
+    ``M_TAKE_TOP``, a window that ends ``ST_DONE`` / ``ST_BOUND`` with one row
+    in the buffer, a ``K_TOP`` row, takes it out and returns it (``code`` gets
+    ``F_TOP_TAKEN``): a Python caller woken on every top change gets it
+    without reading the buffer (the common window of a watched book).
+    """
+    code = _apply_loop(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead)
+    if mode & M_TAKE_TOP and st[S_NBUF] == 1 and buf[0, R_KIND] == K_TOP:
+        status = code & 15
+        if status == ST_DONE or status == ST_BOUND:
+            st[S_NBUF] = 0
+            return code | F_TOP_TAKEN, buf[0, R_TS], buf[0, R_OID], buf[0, R_OWN], buf[0, R_PX], buf[0, R_QTY]
+    return code, 0, 0, 0, 0, 0
 
 
 # ------------------------------------------------------------------- queries

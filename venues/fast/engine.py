@@ -122,7 +122,8 @@ class FastMatchingEngine(OrderEntry):
     """Drop-in, compiled twin of :class:`venues.matching.MatchingEngine` (same API and reports).
 
     Extra API for the simulated venue: :meth:`apply_events` (MD_DTYPE arrays
-    without column conversion), :meth:`run_events` / :attr:`window` and :attr:`on_top`.
+    without column conversion), :meth:`run_events`, :attr:`on_top` and the window interface
+    (:attr:`compiled`, :attr:`apply_compiled`, :meth:`fire`, :meth:`resume`).
     ``capacity`` sizes the initial pools (they double on demand).
     """
 
@@ -168,6 +169,7 @@ class FastMatchingEngine(OrderEntry):
         self.stp_mode = stp_mode
         self.on_report = on_report
         self.on_trade = on_trade
+        self.generation = -1  # of the arrays in ``compiled``: moved by every replacement
         self._rebind()
 
     # ------------------------------------------------------------ attributes
@@ -218,32 +220,29 @@ class FastMatchingEngine(OrderEntry):
     # ------------------------------------------------------------ plumbing
 
     def _rebind(self) -> None:
-        """(Re)build :attr:`window` over the current arrays (after any of them is replaced)."""
-        st, ords, lvls, book, omap, buf = self._st, self._ords, self._lvls, self._book, self._omap, self._buf
-        apply = _E.apply_events
-        flush = self._flush
-        go_on = self._go_on
-        engine = self
+        """Publish the current arrays in :attr:`compiled` (after any of them is replaced)."""
+        # A caller that runs windows itself (the simulated venue) keeps these arrays and calls
+        # apply_events directly: one Python frame per window. It re-reads them when the
+        # generation moves.
+        self.compiled = (self._st, self._ords, self._lvls, self._book, self._omap, self._buf)
+        self.generation += 1
 
-        def window(ev: np.ndarray, start: int, stop: int, mode: int, bound: int, lookahead: int) -> int:
-            # run_events(...)[0] for a venue's window, with the arrays bound here: one Python
-            # frame per window on the common statuses (``ev`` checked by check_events).
-            code = apply(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead)
-            status = code & 15
-            if status == _ST_DONE or status == _ST_BOUND:
-                n = st.item(_S_NBUF)
-                if n == 1:  # most windows of a watched book: one top row, straight to on_top
-                    r = buf[0].tolist()
-                    if r[0] == _K_TOP:
-                        st[_S_NBUF] = 0
-                        engine.on_top(r[1], r[2], r[3], r[4], r[5], r[8])
-                        return code >> 4
-                if n:
-                    flush(n)
-                return code >> 4
-            return go_on(ev, code, stop, mode, 0)[0]
+    apply_compiled = staticmethod(_E.apply_events)
+    """``apply_compiled(*compiled, ev, start, stop, mode, bound, lookahead)``: the compiled loop
+    itself (:func:`venues.fast.core.apply_events`: ``code >> 4`` next index, ``code & 7`` a
+    ``core.ST_*`` status, and a top row it took out with ``core.M_TAKE_TOP``). A caller that
+    gets ``ST_DONE`` / ``ST_BOUND`` fires the buffered rows (:meth:`fire`); any other status
+    goes on through :meth:`resume`."""
 
-        self.window: Callable[[np.ndarray, int, int, int, int, int], int] = window
+    def resume(self, ev: np.ndarray, code: int, stop: int, mode: int) -> int:
+        """Finish a window after :attr:`apply_compiled` returned ``code``; return the next index."""
+        status = code & 15
+        if status == _ST_DONE or status == _ST_BOUND:
+            n = self._st.item(_S_NBUF)
+            if n:
+                self._flush(n)
+            return code >> 4
+        return self._go_on(ev, code, stop, mode, 0)[0]
 
     def check_events(self, ev: np.ndarray) -> None:
         """Raise DataError unless ``ev`` is what the compiled loop reads: a C-contiguous MD_DTYPE array."""
@@ -317,6 +316,10 @@ class FastMatchingEngine(OrderEntry):
                 return
         rows = self._buf[:n].tolist()
         st[_S_NBUF] = 0
+        self.fire(rows)
+
+    def fire(self, rows: list[list[int]]) -> None:
+        """Fire the callbacks of output-buffer rows (taken out of the buffer), in order."""
         on_top = self.on_top
         for r in rows:
             k = r[0]
@@ -587,7 +590,7 @@ class FastMatchingEngine(OrderEntry):
             self.check_events(ev)
         st = self._st
         code = _E.apply_events(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, start, stop, mode,
-                               bound, lookahead)  # fmt: skip
+                               bound, lookahead)[0]  # fmt: skip
         status = code & 15
         if status == _ST_DONE or status == _ST_BOUND:  # the common returns (once per window)
             n = st.item(_S_NBUF)
@@ -652,7 +655,7 @@ class FastMatchingEngine(OrderEntry):
                 self._flush()
                 a = int(ev[i]["action"])
                 raise DataError(f"market-data event {i + offset}: unknown action {a!r}")
-            code = apply(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, i, stop, mode, -1, 0)
+            code = apply(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, i, stop, mode, -1, 0)[0]
 
     def _tighten(self, ts: int) -> None:
         st = self._st
