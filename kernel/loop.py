@@ -207,6 +207,9 @@ class Kernel:
                             t_md, feed = nt, f
                 if feed is not None and t_md <= t_heap and t_md <= end:
                     window = feed.window
+                    if only is not None and window is not None and progress is None:
+                        self._one_feed_windows(feed, window, t_md, t_heap, end)
+                        continue
                     # Windows of this feed and, with one feed, the calls due before its next event
                     # (typically the deliveries a window just scheduled), until something else is
                     # next: what successive turns of the outer loop would do, without them.
@@ -276,6 +279,45 @@ class Kernel:
             f.flush()
         if end != math.inf and clock._now < end and not self.stopped:
             clock._now = int(end)
+
+    def _one_feed_windows(self, feed: _Feed, window: Callable, t_md: int, t_heap: float, end: float) -> None:
+        """:meth:`run`'s windows of its only feed (a consumer with ``apply_window``) and the calls
+        due before each next event, until something else is next: the same steps as its
+        general inner loop, with the feed's chunk in locals (the hot loop of a simulation
+        with a Python strategy: once per top change). ``feed.next_ts`` is set when it returns."""
+        env = self.env
+        clock = self.clock
+        queue = env._queue
+        chunk, n, at, pos = feed.chunk, feed.n, feed.at, feed.pos
+        inf = math.inf
+        while True:
+            if t_md > clock._now:
+                clock._now = t_md
+            pos = feed.pos = window(chunk, pos, t_heap if t_heap < end else end)  # it applies its lookahead
+            if pos < n:
+                t_md = at(pos)
+            else:
+                if feed.last_ts > clock._now:
+                    clock._now = feed.last_ts
+                feed.flush()
+                feed._load()
+                t_md = feed.next_ts
+                if t_md == inf:
+                    return  # the outer loop applies until_data_end
+                chunk, n, at, pos = feed.chunk, feed.n, feed.at, 0
+            while queue:
+                item = queue[0]
+                t = item[0]
+                if t >= t_md or t > end or len(item) != 5 or self.stopped:
+                    break
+                heappop(queue)
+                env._now = clock._now = t
+                item[3](*item[4])
+            t_heap = queue[0][0] if queue else inf
+            if self.stopped or t_md > t_heap or t_md > end:
+                feed.next_ts = t_md
+                _catch_up(clock, feed)
+                return
 
     def stop(self) -> None:
         """Stop the loop after the current event."""
