@@ -39,9 +39,16 @@ if n.get("python_strategy_per_delta"):
     nw = n["python_strategy_per_delta"]["wakeups"] / n["python_strategy_per_delta"]["seconds"]
     print(f"parity bare Python callback per top change / NautilusTrader Python strategy: {pw / ne:.2f}x "
           f"({pw:,} vs {ne:,} ev/s)")
-    full = p["full_simulation_python_strategy"]
-    pf = full["events_per_second"]
-    print(f"like-for-like, parity full simulation with a Python Strategy woken per top change / NautilusTrader "
-          f"BacktestEngine with a Python strategy per delta: {pf / ne:.2f}x ({pf:,} vs {ne:,} ev/s; wake-ups/s "
-          f"{full['wakeups_per_second']:,} vs {round(nw):,})")
+    for label, mine, theirs in (
+        ("both strategies count their wake-ups", "full_simulation_python_strategy_counts", "python_strategy_per_delta"),
+        ("both also read the top of the book", "full_simulation_python_strategy", "python_strategy_per_delta_reads_top"),
+    ):
+        full, peer = p.get(mine), n.get(theirs)
+        if not full or not peer:
+            continue
+        pf, ne = full["events_per_second"], peer["events_per_second"]
+        nw = peer["wakeups"] / peer["seconds"]
+        print(f"like-for-like ({label}), parity full simulation with a Python Strategy woken per top change / "
+              f"NautilusTrader BacktestEngine with a Python strategy per delta: {pf / ne:.2f}x ({pf:,} vs {ne:,} "
+              f"ev/s; wake-ups/s {full['wakeups_per_second']:,} vs {round(nw):,})")
 PYEOF

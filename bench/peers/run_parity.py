@@ -48,12 +48,18 @@ enabled = false
 """
 
 
-def full_simulation(events: np.ndarray, repeat: int = 3) -> dict:
-    """Best-of-``repeat`` full simulation with a Python Strategy woken on each top change."""
+def full_simulation(events: np.ndarray, repeat: int = 3, reads_top: bool = True) -> dict:
+    """Best-of-``repeat`` full simulation with a Python Strategy woken on each top change: the
+    bench's TopWatcher (reads the book, keeps spread and imbalance sums), or with ``reads_top``
+    False one that only counts its wake-ups (as the NautilusTrader peer's Watch)."""
     from adapters.feeds.cache import write_cache
     from scenarios.bench_fast import TopWatcher
     from scenarios.loader import parse_scenario
     from scenarios.runner import Run
+
+    class CountWatcher(TopWatcher):
+        def on_book(self, book) -> None:
+            self.books += 1
 
     best = None
     with tempfile.TemporaryDirectory(prefix="parity-peers-") as tmp:
@@ -61,7 +67,7 @@ def full_simulation(events: np.ndarray, repeat: int = 3) -> dict:
         sc = parse_scenario(SCENARIO, "<peers>")
         sc._base_dir = Path(tmp)
         for _ in range(max(1, repeat)):
-            watcher = TopWatcher(0)
+            watcher = TopWatcher(0) if reads_top else CountWatcher(0)
             run = Run(sc, with_strategy=False, materialize_data=True, strategy=watcher)
             t0 = time.perf_counter()
             run.run()
@@ -83,5 +89,7 @@ t0 = time.process_time()
 no = time_replay(ev, repeat=3)
 watch = time_replay(ev, repeat=3, watch_top=True)
 full = full_simulation(ev)
+count = full_simulation(ev, reads_top=False)
 print(json.dumps({"peer": "parity", "no_strategy": no, "python_wakeup_per_top_change": watch,
-                  "full_simulation_python_strategy": full}))  # fmt: skip
+                  "full_simulation_python_strategy": full,
+                  "full_simulation_python_strategy_counts": count}))  # fmt: skip
