@@ -93,6 +93,30 @@ def test_bundled_scenario_same_fingerprint(name, monkeypatch):
     assert ref[3] > 0  # the strategy saw book updates
 
 
+@pytest.mark.parametrize("with_strategy", [False, True])
+def test_engines_that_grow_mid_window_give_the_same_run(with_strategy, monkeypatch):
+    """Fast engines starting at 16 rows grow over and over inside the venue's compiled windows
+    (the venue's window re-reads the engine's arrays after each growth)."""
+    import functools
+
+    import venues.simulated as simulated
+    from scenarios.bench_fast import TopWatcher
+
+    tiny = functools.partial(FastMatchingEngine, capacity=16)
+    real = simulated.engine_class
+    monkeypatch.setattr(simulated, "engine_class", lambda e: tiny if e == "fast" else real(e))
+    scenario, _ = load_scenario("default", {"duration": "1s"})
+    out = []
+    for engine in ("reference", "fast"):
+        sc = scenario.model_copy(update={"engine": engine})
+        run = Run(sc, with_strategy=with_strategy, strategy=None if with_strategy else TopWatcher())
+        out.append(_outcome(run, run.run()))
+        if engine == "fast":
+            grown = [e.generation for v in run.venues.values() for e in v.engines.values()]
+    _assert_same(*out)
+    assert min(grown) >= 3 and out[0][3] > 1000  # grew several times; many books delivered
+
+
 # ----------------------------------------------------------- randomized scenarios
 
 
