@@ -51,6 +51,7 @@ class _Feed:
         "hashed",
         "next_ts",
         "window",
+        "bisect",
         "last_ts",
         "n",
         "at",
@@ -60,9 +61,13 @@ class _Feed:
     def __init__(self, name: str, consumer: MarketDataConsumer, chunks: Iterator[np.ndarray], journal: Journal):
         self.name = name
         self.consumer = consumer
-        # Optional fast path: apply_window(chunk, start, bound) -> stop applies the events with
-        # ts <= bound, ending early on its own lookahead rule (see venues.simulated).
-        self.window = getattr(consumer, "apply_window", None)
+        # window(chunk, start, bound) -> stop applies the events from start with ts <= bound
+        # (at least the one at start), ending early on the consumer's lookahead rule: the
+        # consumer's own apply_window (see venues.simulated), or else windows of at most its
+        # lookahead_ns() found by bisection and given to apply_market_data.
+        own = getattr(consumer, "apply_window", None)
+        self.bisect = own is None
+        self.window: Callable[[np.ndarray, int, float], int] = self._bisect_window if own is None else own
         self.chunks = chunks
         self.journal = journal
         self.chunk: np.ndarray | None = None
@@ -91,10 +96,10 @@ class _Feed:
                 if self.last_ts is not None and ts[0] < self.last_ts:
                     raise DataError(f"feed {self.name}: a chunk starts before the previous one ended")
                 self.chunk = chunk
-                # A list for the kernel's bisect over windows; a consumer that applies windows
-                # itself (apply_window) needs only single times: no list of a whole chunk then.
-                self.ts = ts.tolist() if self.window is None else ts
-                self.at = self.ts.__getitem__ if self.window is None else ts.item
+                # A list for the bisection over windows; a consumer that applies windows itself
+                # (apply_window) needs only single times: no list of a whole chunk then.
+                self.ts = ts.tolist() if self.bisect else ts
+                self.at = self.ts.__getitem__ if self.bisect else ts.item
                 self.n = len(ts)
                 self.hashed = 0
                 self.next_ts = int(ts[0])
@@ -102,6 +107,22 @@ class _Feed:
                 return
         self.chunk = None
         self.next_ts = math.inf
+
+    def _bisect_window(self, chunk: np.ndarray, start: int, bound: float) -> int:
+        ts = self.ts
+        bound = min(bound, ts[start] + self.consumer.lookahead_ns())
+        stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
+        self.consumer.apply_market_data(chunk, start, stop)
+        return stop
+
+    def next_chunk(self, clock: SimClock) -> float:
+        """After the current chunk's last event: move the clock to it, journal the chunk and
+        load the next one; return the time of its first event (inf at the end)."""
+        if self.last_ts > clock._now:
+            clock._now = self.last_ts
+        self.flush()
+        self._load()
+        return self.next_ts
 
     def flush(self) -> None:
         """Journal the applied but not yet journaled events of the current chunk."""
@@ -206,61 +227,25 @@ class Kernel:
                         if nt < t_md:
                             t_md, feed = nt, f
                 if feed is not None and t_md <= t_heap and t_md <= end:
-                    window = feed.window
-                    if only is not None and window is not None and progress is None:
-                        self._one_feed_windows(feed, window, t_md, t_heap, end)
+                    if only is not None:
+                        self._one_feed_windows(feed, t_md, t_heap, end, progress)
                         continue
-                    # Windows of this feed and, with one feed, the calls due before its next event
-                    # (typically the deliveries a window just scheduled), until something else is
-                    # next: what successive turns of the outer loop would do, without them.
-                    while True:
-                        if window is None:
-                            bound = min(t_heap, t_md + feed.consumer.lookahead_ns(), end)
-                        else:
-                            bound = t_heap if t_heap < end else end  # the consumer applies its lookahead
-                        if only is None:
-                            for other in feeds:
-                                if other is not feed and other.next_ts < bound:
-                                    bound = other.next_ts
-                        start = feed.pos
-                        if t_md > clock._now:
-                            clock._now = t_md
-                        if window is None:
-                            ts = feed.ts
-                            stop = bisect_right(ts, bound, start + 1) if bound < ts[-1] else len(ts)
-                            feed.consumer.apply_market_data(feed.chunk, start, stop)
-                        else:
-                            stop = window(feed.chunk, start, bound)
-                        # The feed's cursor moves past the window. The clock reaches the window's
-                        # last event when the loop leaves (_catch_up) or reports progress: until
-                        # then the calls that run next are at that time or later and set it.
-                        feed.pos = stop
-                        if stop < feed.n:
-                            t_md = feed.next_ts = feed.at(stop)
-                        else:
-                            if feed.last_ts > clock._now:
-                                clock._now = feed.last_ts
-                            feed.flush()
-                            feed._load()
-                            t_md = feed.next_ts
-                        if progress is not None:
-                            _catch_up(clock, feed)
-                            progress(clock._now)
-                        if only is None or t_md == inf:
-                            _catch_up(clock, feed)
-                            break  # the outer loop picks the next source (and applies until_data_end)
-                        while queue and not self.stopped:
-                            item = queue[0]
-                            t = item[0]
-                            if t >= t_md or t > end or len(item) != 5:
-                                break
-                            heappop(queue)
-                            env._now = clock._now = t
-                            item[3](*item[4])
-                        t_heap = queue[0][0] if queue else inf
-                        if self.stopped or t_md > t_heap or t_md > end:
-                            _catch_up(clock, feed)
-                            break
+                    # Several feeds: one window, bounded by the others too; then the loop picks
+                    # the next source.
+                    bound = t_heap if t_heap < end else end
+                    for other in feeds:
+                        if other is not feed and other.next_ts < bound:
+                            bound = other.next_ts
+                    if t_md > clock._now:
+                        clock._now = t_md
+                    stop = feed.pos = feed.window(feed.chunk, feed.pos, bound)
+                    if stop < feed.n:
+                        feed.next_ts = feed.at(stop)
+                        _catch_up(clock, feed)
+                    else:
+                        feed.next_chunk(clock)
+                    if progress is not None:
+                        progress(clock._now)
                 elif queue and t_heap <= end:
                     if until_data_end and feed is None and t_heap > clock._now:
                         break
@@ -280,31 +265,37 @@ class Kernel:
         if end != math.inf and clock._now < end and not self.stopped:
             clock._now = int(end)
 
-    def _one_feed_windows(self, feed: _Feed, window: Callable, t_md: int, t_heap: float, end: float) -> None:
-        """:meth:`run`'s windows of its only feed (a consumer with ``apply_window``) and the calls
-        due before each next event, until something else is next: the same steps as its
-        general inner loop, with the feed's chunk in locals (the hot loop of a simulation
-        with a Python strategy: once per top change). ``feed.next_ts`` is set when it returns."""
+    def _one_feed_windows(
+        self, feed: _Feed, t_md: int, t_heap: float, end: float, progress: Callable[[int], None] | None
+    ) -> None:
+        """:meth:`run` with one feed: its windows, each followed by the calls due before its next
+        event (typically the deliveries the window just scheduled), until something else is
+        next (what successive turns of the outer loop would do, without them). The feed's chunk
+        is in locals: the hot loop of a simulation with a Python strategy, once per top change.
+        The clock reaches a window's last event when the loop leaves or reports progress: until
+        then the calls that run next are at that time or later and set it."""
         env = self.env
         clock = self.clock
         queue = env._queue
+        window = feed.window
         chunk, n, at, pos = feed.chunk, feed.n, feed.at, feed.pos
         inf = math.inf
         while True:
             if t_md > clock._now:
                 clock._now = t_md
-            pos = feed.pos = window(chunk, pos, t_heap if t_heap < end else end)  # it applies its lookahead
+            pos = feed.pos = window(chunk, pos, t_heap if t_heap < end else end)
             if pos < n:
                 t_md = at(pos)
             else:
-                if feed.last_ts > clock._now:
-                    clock._now = feed.last_ts
-                feed.flush()
-                feed._load()
-                t_md = feed.next_ts
+                t_md = feed.next_chunk(clock)
                 if t_md == inf:
+                    if progress is not None:
+                        progress(clock._now)
                     return  # the outer loop applies until_data_end
                 chunk, n, at, pos = feed.chunk, feed.n, feed.at, 0
+            if progress is not None:
+                _catch_up(clock, feed)
+                progress(clock._now)
             while queue:
                 item = queue[0]
                 t = item[0]
