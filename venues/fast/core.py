@@ -1253,10 +1253,27 @@ def top_aq(st, lvls, book):
 
 
 @njit(nogil=True, _nrt=False, inline="always")
-def _apply_loop(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead):
-    """The event loop of :func:`apply_events` (compiled only inside it).
+def _window_end(st, buf, mode, code):
+    """:func:`apply_events`' result at ``ST_DONE`` / ``ST_BOUND``: with ``M_TAKE_TOP`` and one
+    buffered row, a ``K_TOP`` row, the row taken out of the buffer."""
+    if mode & M_TAKE_TOP and st[S_NBUF] == 1 and buf[0, R_KIND] == K_TOP:
+        st[S_NBUF] = 0
+        return code | F_TOP_TAKEN, buf[0, R_TS], buf[0, R_OID], buf[0, R_OWN], buf[0, R_PX], buf[0, R_QTY]
+    return code, 0, 0, 0, 0, 0
 
-    Returns ``index << 4 | status`` (``ST_*``). With ``M_WATCH`` a top change
+
+# One signature (a compile of this function is ~1.3 s): the wrapper's entry point also takes a
+# read-only array (a memory-mapped feed cache) for it, which the loop only reads.
+@_hot("T6(A1, A2, A2, A2, A2, A2, EV, i8, i8, i8, i8, i8)")
+def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead):
+    """Apply MD_DTYPE events ``start .. stop-1`` (reference: ``apply_batch``).
+
+    Returns ``(code, ts, bid_px, bid_qty, ask_px, ask_qty)``: ``code`` is
+    ``index << 4 | status`` (``ST_*``). With ``M_TAKE_TOP``, a window that ends
+    ``ST_DONE`` / ``ST_BOUND`` with one row in the buffer, a ``K_TOP`` row, takes
+    it out and returns it (``code`` gets ``F_TOP_TAKEN``): a Python caller woken
+    on every top change gets it without reading the buffer (the common window
+    of a watched book); otherwise the other five are 0. With ``M_WATCH`` a top change
     either returns ``ST_TOP`` after the event, or with ``M_RECORD_TOP`` writes a
     ``K_TOP`` row and goes on. With ``M_BOUND`` the loop stops before the
     first event whose ts is past ``st[S_BOUND]``; the first event that writes
@@ -1281,16 +1298,16 @@ def _apply_loop(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, l
         e = ev[i]
         ts = e.ts
         if bounded and ts > st[S_BOUND]:
-            return (i << 4) | ST_BOUND
+            return _window_end(st, buf, mode, (i << 4) | ST_BOUND)
         a = np.int64(e.action)
         q = e.qty
         # Capacity for one operation.
         if st[S_NFREE_O] < 1 or st[S_NFREE_L] < 1 or 2 * (st[S_MAPN] + 1) > omap.shape[0]:
             st[S_RET] = grow_mask(st, ords, lvls, book, omap)
-            return (i << 4) | ST_GROW
+            return (i << 4) | ST_GROW, 0, 0, 0, 0, 0
         if st[S_NLV] + 1 > book.shape[1] or st[S_NLV + 1] + 1 > book.shape[1]:
             st[S_RET] = grow_mask(st, ords, lvls, book, omap)
-            return (i << 4) | ST_GROW
+            return (i << 4) | ST_GROW, 0, 0, 0, 0, 0
         nbuf0 = st[S_NBUF]
         qin = q if (a == A_ADD or a == A_MARKET or a == A_MODIFY) else 1
         if qin < 1:
@@ -1301,7 +1318,7 @@ def _apply_loop(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, l
             need = buf_need(st, qin)
             if nbuf0 + need > cap_buf:
                 st[S_RET] = need
-                return (i << 4) | ST_FLUSH
+                return (i << 4) | ST_FLUSH, 0, 0, 0, 0, 0
         if watch:
             nb = st[S_NLV]
             na = st[S_NLV + 1]
@@ -1390,14 +1407,14 @@ def _apply_loop(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, l
             modify(st, ords, lvls, book, omap, buf, ts, np.int64(e.order_id), e.price, q, st[S_REST] == 0)
         elif a == A_EXECUTE:
             if st[S_NPART] != 0 and st[S_NSTOPS] != 0:
-                return (i << 4) | ST_PYEVENT  # participants ahead may trigger stops between fills
+                return (i << 4) | ST_PYEVENT, 0, 0, 0, 0, 0  # participants ahead may trigger stops between fills
             execute(st, ords, lvls, book, omap, buf, ts, np.int64(e.order_id), q, e.price, True)
         elif a == A_TRADE:
             trade_print(st, buf, ts, e.price, q, np.int64(e.side))
         elif a == A_CLEAR:
             clear(st, ords, lvls, book, omap, buf, ts)
         else:
-            return (i << 4) | ST_BADACTION
+            return (i << 4) | ST_BADACTION, 0, 0, 0, 0, 0
         if st[S_NSTOPS] != 0:
             last = st[S_LAST]
             if last != 0 and (last >= st[S_STOP_BUY] or last <= st[S_STOP_SELL]):
@@ -1405,10 +1422,10 @@ def _apply_loop(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, l
                 st[S_TOP0 + 1] = b1
                 st[S_TOP0 + 2] = b2
                 st[S_TOP0 + 3] = b3
-                return ((i + 1) << 4) | ST_STOPS
+                return ((i + 1) << 4) | ST_STOPS, 0, 0, 0, 0, 0
         if watch and _top_changed(st, lvls, book, b0, b1, b2, b3):
             if not record_top:
-                return ((i + 1) << 4) | ST_TOP
+                return ((i + 1) << 4) | ST_TOP, 0, 0, 0, 0, 0
             _put(
                 st, buf, K_TOP, ts, st[S_BB], top_bq(st, lvls, book), st[S_BA], top_aq(st, lvls, book), 0, 0, i, 0, 0, 0
             )
@@ -1417,29 +1434,7 @@ def _apply_loop(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, l
             t = ts + st[S_LOOKAHEAD]
             if t < st[S_BOUND]:
                 st[S_BOUND] = t
-    return (stop << 4) | ST_DONE
-
-
-# One signature (a compile of this function is ~1.3 s): the wrapper's entry point also takes a
-# read-only array (a memory-mapped feed cache) for it, which the loop only reads.
-@_hot("T6(A1, A2, A2, A2, A2, A2, EV, i8, i8, i8, i8, i8)")
-def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead):
-    """Apply MD_DTYPE events ``start .. stop-1`` (reference: ``apply_batch``).
-
-    Returns ``(code, ts, bid_px, bid_qty, ask_px, ask_qty)``: ``code`` is
-    ``index << 4 | status`` (``ST_*``, see :func:`_apply_loop`). With
-    ``M_TAKE_TOP``, a window that ends ``ST_DONE`` / ``ST_BOUND`` with one row
-    in the buffer, a ``K_TOP`` row, takes it out and returns it (``code`` gets
-    ``F_TOP_TAKEN``): a Python caller woken on every top change gets it
-    without reading the buffer (the common window of a watched book).
-    """
-    code = _apply_loop(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, lookahead)
-    if mode & M_TAKE_TOP and st[S_NBUF] == 1 and buf[0, R_KIND] == K_TOP:
-        status = code & 15
-        if status == ST_DONE or status == ST_BOUND:
-            st[S_NBUF] = 0
-            return code | F_TOP_TAKEN, buf[0, R_TS], buf[0, R_OID], buf[0, R_OWN], buf[0, R_PX], buf[0, R_QTY]
-    return code, 0, 0, 0, 0, 0
+    return _window_end(st, buf, mode, (stop << 4) | ST_DONE)
 
 
 # ------------------------------------------------------------------- queries
