@@ -328,7 +328,7 @@ class SimulatedVenue:
             if first not in self.engines:
                 raise DataError(f"venue {self.name}: market data for unknown instrument {first}")
             if self._fast:
-                self.engines[first].check_events(events)  # engine.window trusts its array
+                self.engines[first].check_events(events)  # the compiled window trusts its array
             else:
                 self._cols = [events[c].tolist() for c in _COLUMNS]
             self._cols_for = events
