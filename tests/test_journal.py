@@ -23,6 +23,20 @@ def test_encoding_is_canonical_text():
     assert encode_record(rec) == b"5|fill|1|100|3|M|0.25|1|a\\|b\n"
 
 
+def test_int_and_str_subclasses_encode_as_their_canonical_text():
+    from enum import IntEnum, StrEnum
+
+    class Kind(IntEnum):
+        FILL = 3
+
+    class Tag(StrEnum):
+        MAKER = "M|x"
+
+    rec = JournalRecord(7, "k", (Kind.FILL, Tag.MAKER, False, np.int64(-4), 1.5e-07, "", "|"))
+    # IntEnum and numpy ints as their int value, a str enum as its str(), pipes escaped
+    assert encode_record(rec) == b"7|k|3|M\\|x|0|-4|1.5e-07||\\|\n"
+
+
 def test_same_events_same_fingerprint_regardless_of_batching():
     a, b = Journal(), Journal()
     ev = _events(10)

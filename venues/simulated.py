@@ -22,7 +22,7 @@ from kernel.loop import PRIO_DELIVERY, PRIO_VENUE, Kernel
 from kernel.marketdata import MarketDataBus
 from kernel.oms import OMS
 from kernel.orders import Order, STPMode
-from kernel.reports import BookTop, ReportKind, Trade
+from kernel.reports import BookTop, ExecReport, ReportKind, Trade
 from venues.fees import FeeModel, ZeroFees
 from venues.latency import ConstantLatency, LatencyModel, RecordedLatency, VenueLatency
 from venues.matching import MatchingEngine
@@ -235,7 +235,8 @@ class SimulatedVenue:
             self._live.discard(oid)
         # Reasons name the engine's id; the strategy knows the OMS id.
         reason = r.reason.replace(str(r.order_id), str(oid)) if r.reason else ""
-        report = r._replace(order_id=oid, reason=reason, fee=fee)
+        # r._replace(order_id=oid, reason=reason, fee=fee) without namedtuple's keyword machinery
+        report = tuple.__new__(ExecReport, (*r[:2], oid, *r[3:7], reason, r[8], fee, *r[10:]))
         self.kernel.call_at(self._response.arrival(r.ts), self.oms.on_report, report, priority=PRIO_DELIVERY)
 
     def _make_trade_hook(self, instrument: int):
