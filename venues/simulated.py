@@ -51,8 +51,7 @@ _TERMINAL_KINDS = (ReportKind.CANCEL, ReportKind.EXPIRE)
 _M_WATCH, _M_RECORD_TOP, _M_BOUND = 1, 2, 4
 _M_WATCH_WINDOW = _M_WATCH | _M_RECORD_TOP | _M_BOUND
 _M_TAKE_TOP, _F_TOP_TAKEN = 8, 8
-_ST_DONE, _ST_TOP, _ST_BOUND = 0, 1, 6
-_S_NBUF, _K_TOP = 17, 8  # the output buffer's row count (state slot) and top row kind
+_ST_TOP = 1
 _COLUMNS = ("ts", "order_id", "price", "qty", "action", "side")
 
 
@@ -438,26 +437,8 @@ class SimulatedVenue:
                 top = last_books[instrument] = new(BookTop, (ts, instrument, bid_px, bid_qty, ask_px, ask_qty, (), ()))
                 heappush(queue, (t, PRIO_DELIVERY, next(seq), publish, (top,)))
                 return code >> 4
-            status = code & 15
-            if status != _ST_DONE and status != _ST_BOUND:
-                return engine.resume(events, code, n, mode)
-            k = st.item(_S_NBUF)
-            if k:
-                rows = buf[:k].tolist()
-                st[_S_NBUF] = 0
-                done = 0
-                for r in rows:
-                    if r[0] != _K_TOP:
-                        engine.fire(rows[done:])  # a report or trade first: in order, by the engine
-                        break
-                    t = r[1] + const
-                    if t < channel.last:
-                        t = channel.last
-                    channel.last = t
-                    top = last_books[instrument] = new(BookTop, (r[1], instrument, r[2], r[3], r[4], r[5], (), ()))
-                    heappush(queue, (t, PRIO_DELIVERY, next(seq), publish, (top,)))
-                    done += 1
-            return code >> 4
+            # Several rows, reports or trades (in order, tops through the on_top hook); rare statuses.
+            return engine.resume(events, code, n, mode)
 
         return apply_window, rearm
 
