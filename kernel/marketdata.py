@@ -24,9 +24,8 @@ class MarketDataBus:
         on_mark: Callable[[int, float, int], int | None] | None = None,
         on_pnl: Callable[[int], None] | None = None,
     ) -> None:
-        self._book_subs: dict[int, list[Strategy]] = {}
-        self._trade_subs: dict[int, list[Strategy]] = {}
         self._book_handlers: dict[int, list[Callable[[BookTop], None]]] = {}  # bound on_book per instrument
+        self._trade_subs: dict[int, list[Strategy]] = {}
         self._publishers: dict[int, Callable[[BookTop], None]] = {}
         # on_mark(instrument, mid price in ticks, ts) -> the position (e.g. Portfolio.mark); when
         # it is not flat the mark moved PnL and on_pnl(ts) follows (e.g. OMS.on_mark).
@@ -37,14 +36,17 @@ class MarketDataBus:
         self.trade_updates = 0
 
     def subscribe(self, instrument: int, strategy: Strategy, trades: bool = False) -> None:
-        subs = self._book_subs.setdefault(instrument, [])
-        if strategy not in subs:
-            subs.append(strategy)
-            self._book_handlers.setdefault(instrument, []).append(strategy.on_book)
+        handlers = self._book_handlers.setdefault(instrument, [])
+        if strategy.on_book not in handlers:  # bound methods are equal for the same strategy
+            handlers.append(strategy.on_book)
         if trades:
             tsubs = self._trade_subs.setdefault(instrument, [])
             if strategy not in tsubs:
                 tsubs.append(strategy)
+
+    def subscribed_instruments(self) -> list[int]:
+        """Instruments some strategy subscribed to the books of."""
+        return [instrument for instrument, handlers in self._book_handlers.items() if handlers]
 
     def publish_book(self, book: BookTop) -> None:
         """Deliver ``book``: mark the portfolio, then each subscriber's ``on_book``."""

@@ -72,7 +72,7 @@ def attach_faults(run: Run) -> dict[str, FaultInjector]:
 
         def watch(ts: int) -> None:
             # Instruments the strategy subscribed to; no book yet counts from the run start.
-            subscribed = set(getattr(bus, "_book_subs", {})) | set(bus.last_book)
+            subscribed = set(bus.subscribed_instruments()) | set(bus.last_book)
             for iid in sorted(subscribed):
                 book = bus.last_book.get(iid)
                 run.oms.check_data(ts, book.ts if book is not None else start, f"instrument {iid} book")
