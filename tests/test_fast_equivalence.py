@@ -464,3 +464,49 @@ def test_random_op_streams_same_reports_trades_and_returns(stp, ops, rest):
         assert logs[1] == logs[0]
         assert _engine_state(fast) == _engine_state(ref)
     fast.check_integrity()
+
+
+# Prices 16 ticks apart share a slot of a 16-wide book's level cache (rows 4 and 5): levels
+# of both sides at colliding prices, freed and created again (also on the other side).
+colliding_event_st = st.one_of(
+    st.tuples(st.just(ADD), side_st, st.sampled_from([100, 116, 132, 101, 117]), st.integers(1, 6)),
+    st.tuples(st.just(ADD), side_st, st.sampled_from([100, 116, 132, 101, 117]), st.integers(1, 6)),
+    st.tuples(st.just(CANCEL), st.integers(0, 80), st.integers(0, 6)),
+    st.tuples(st.just(MODIFY), st.integers(0, 80), st.sampled_from([100, 116, 132]), st.integers(0, 6)),
+    st.tuples(st.just(EXECUTE), st.integers(0, 80), st.integers(1, 6)),
+    st.tuples(st.just(MARKET), side_st, st.integers(1, 12)),
+    st.tuples(st.just(CLEAR)),
+)
+
+
+@OPS_SETTINGS
+@given(
+    batches=st.lists(st.lists(colliding_event_st, min_size=1, max_size=30), min_size=1, max_size=12), rest=st.booleans()
+)
+def test_level_cache_collisions_same_book(batches, rest):
+    """Same books, trades and queue positions with prices that collide in the fast engine's
+    level cache; its integrity check (which checks every cache entry it can validate) holds."""
+    logs = []
+    engines = []
+    for cls, kw in ((MatchingEngine, {}), (FastMatchingEngine, {"capacity": 16})):
+        log: list = []
+        e = cls(on_trade=lambda *a, log=log: log.append(a), **kw)
+        e.rest_crossing = rest
+        logs.append(log)
+        engines.append(e)
+    ref, fast = engines
+    assert fast.compiled[3].shape == (6, 16)  # the width the collisions above assume
+    ts = 1_000
+    next_id = 1
+    ids: list[int] = []
+    for spec in batches:
+        ts += 100
+        ev = _batch(spec, ts, next_id, ids)
+        cols = [ev[f].tolist() for f in ("ts", "order_id", "price", "qty", "action", "side")]
+        for e in engines:
+            assert e.apply_batch(*cols, 0, len(ev), False) == len(ev)
+        ids.extend(next_id + k for k, x in enumerate(spec) if x[0] == ADD)
+        next_id += len(spec)
+        assert logs[1] == logs[0]
+        assert _engine_state(fast) == _engine_state(ref)
+        fast.check_integrity()

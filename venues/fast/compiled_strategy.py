@@ -59,7 +59,7 @@ def _new_book(cap):
     st = np.zeros(C.NS, np.int64)
     ords = np.zeros((cap, C.NF), np.int64)
     lvls = np.zeros((cap, C.NL), np.int64)
-    book = np.zeros((4, cap), np.int64)
+    book = C.new_book_rows(cap)
     omap = np.full((2 * cap, 2), C.EMPTY, np.int64)
     buf = np.zeros((4096, C.NR), np.int64)
     bits = 0
@@ -91,10 +91,7 @@ def _grow(st, ords, lvls, book, omap, mask):
         lvls = new
         C.link_free_levels(st, lvls, n, 2 * n)
     if mask & (C.G_BOOK_BID | C.G_BOOK_ASK):
-        n = book.shape[1]
-        new = np.zeros((4, 2 * n), np.int64)
-        new[:, :n] = book
-        book = new
+        book = C.grown_book_rows(book)
     if mask & C.G_MAP:
         new = np.full((2 * omap.shape[0], 2), C.EMPTY, np.int64)
         st[C.S_MAPSHIFT] -= 1

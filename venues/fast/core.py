@@ -13,7 +13,7 @@ that ``@njit(cache=True)`` can cache it on disk and a call costs one dispatch:
 ``lvls`` (capacity, ``NL``)
     the price-level pool (``L_*`` columns): price, aggregate visible qty,
     order count, head and tail of the FIFO; free rows linked through ``L_NEXT``.
-``book`` (4, capacity)
+``book`` (6, width), width a power of two (:func:`new_book_rows`)
     per side the level rows sorted by price with the *best level last*: row 0
     the bids in ascending price, row 1 the asks in descending price; rows 2
     and 3 hold each slot's sort key (``_key``: the price, negated for asks),
@@ -21,7 +21,10 @@ that ``@njit(cache=True)`` can cache it on disk and a call costs one dispatch:
     less per step). New levels appear near the touch and empty levels mostly
     vanish at the touch, so the insert/remove shifts are short; lookups scan
     from the best end (binary search once the scan gets long). Sparse prices
-    cost nothing.
+    cost nothing. Rows 4 and 5 are per side a direct-mapped level cache (slot
+    ``price & (width - 1)``: a level row or -1), a hint validated on read
+    (:func:`_cached_level`): an add to an existing level finds it without the
+    scan, whose data-dependent exit was a mispredicted branch per add.
 ``omap`` (capacity, 2)
     open-addressing hash map order id -> pool row (linear probing, Fibonacci
     hashing, backward-shift deletion, load <= 1/2). The key ``EMPTY``
@@ -373,9 +376,23 @@ def _find_pos(st, lvls, book, side, px):
     return lo - 1
 
 
+@_hot_inline("i8(A2, A2, i8, i8)")
+def _cached_level(lvls, book, side, px):
+    """The level at ``px`` on ``side`` if the side's level cache (book row 4 or 5, slot
+    ``px & (width - 1)``) names it, else -1. A hint, validated on read: a row in use for
+    (side, px) is the only live level there, and every freed level row has count 0."""
+    v = book[_row(side) + 4, px & (book.shape[1] - 1)]
+    if v >= 0 and lvls[v, L_PX] == px and lvls[v, L_CNT] > 0 and lvls[v, L_SIDE] == side:
+        return v
+    return -1
+
+
 @_hot("i8(A1, A2, A2, i8, i8)")
 def level_of(st, lvls, book, side, px):
     """Level row at ``px`` on ``side``, or -1."""
+    v = _cached_level(lvls, book, side, px)
+    if v >= 0:
+        return v
     j = _find_pos(st, lvls, book, side, px)
     if j >= 0:
         v = book[_row(side), j]
@@ -387,11 +404,16 @@ def level_of(st, lvls, book, side, px):
 @_hot_inline("i8(A1, A2, A2, i8, i8)")
 def _level_for_insert(st, lvls, book, side, px):
     """The level at ``px`` on ``side``, created (empty) if missing."""
+    v = _cached_level(lvls, book, side, px)
+    if v >= 0:
+        return v
     r = _row(side)
+    slot = px & (book.shape[1] - 1)
     j = _find_pos(st, lvls, book, side, px)
     if j >= 0:
         v = book[r, j]
         if lvls[v, L_PX] == px:
+            book[r + 4, slot] = v
             return v
     v = st[S_FREE_L]
     st[S_FREE_L] = lvls[v, L_NEXT]
@@ -408,6 +430,7 @@ def _level_for_insert(st, lvls, book, side, px):
         book[r + 2, k] = book[r + 2, k - 1]
     book[r, j + 1] = v
     book[r + 2, j + 1] = _key(side, px)
+    book[r + 4, slot] = v
     st[S_NLV + r] = n + 1
     return v
 
@@ -418,6 +441,7 @@ def _drop_level(st, lvls, book, v):
     side = lvls[v, L_SIDE]
     r = _row(side)
     n = st[S_NLV + r]
+    book[r + 4, lvls[v, L_PX] & (book.shape[1] - 1)] = -1  # (its level cache slot: a known miss)
     if book[r, n - 1] == v:
         j = n - 1
     else:
@@ -1105,6 +1129,23 @@ def cancel_resting(st, ords, lvls, book, omap, oid):
 # -------------------------------------------------------------- capacity
 
 
+@_nrt("A2(i8)")
+def new_book_rows(width):
+    """An empty ``book`` array (``width`` a power of two): rows 0-3 zero, the level caches -1."""
+    book = np.zeros((6, width), np.int64)
+    book[4:, :] = -1
+    return book
+
+
+@_nrt("A2(A2)")
+def grown_book_rows(book):
+    """``book`` at twice its width: the sorted rows copied, the level caches empty (new slots)."""
+    n = book.shape[1]
+    new = new_book_rows(2 * n)
+    new[:4, :n] = book[:4]
+    return new
+
+
 @_hot("i8(A1, A2, A2, A2, A2)")
 def grow_mask(st, ords, lvls, book, omap):
     """Arrays too small for one more operation (bits G_*)."""
@@ -1544,6 +1585,9 @@ def check_integrity(st, ords, lvls, book, omap):
                 return 2  # row not sorted
             if book[r + 2, j] != _key(side, lvls[v, L_PX]):
                 return 15  # sort key row out of step
+            c = _cached_level(lvls, book, side, lvls[v, L_PX])
+            if c != -1 and c != v:
+                return 16  # level cache names another row
             if lvls[v, L_CNT] <= 0:
                 return 3  # empty level
             agg = 0

@@ -141,7 +141,7 @@ class FastMatchingEngine(OrderEntry):
         self._st = st
         self._ords = np.zeros((cap, C.NF), np.int64)
         self._lvls = np.zeros((cap, C.NL), np.int64)
-        self._book = np.zeros((4, cap), np.int64)
+        self._book = C.new_book_rows(cap)
         self._omap = np.full((2 * cap, 2), C.EMPTY, np.int64)
         self._buf = np.zeros((max(1024, cap), C.NR), np.int64)
         st[C.S_MAPSHIFT] = 64 - (2 * cap).bit_length() + 1
@@ -266,10 +266,7 @@ class FastMatchingEngine(OrderEntry):
             self._lvls = new
             C.link_free_levels(st, new, n, 2 * n)
         if mask & (C.G_BOOK_BID | C.G_BOOK_ASK):
-            n = self._book.shape[1]
-            new = np.zeros((4, 2 * n), np.int64)
-            new[:, :n] = self._book
-            self._book = new
+            self._book = C.grown_book_rows(self._book)
         if mask & C.G_MAP:
             old = self._omap
             new = np.full((2 * len(old), 2), C.EMPTY, np.int64)
