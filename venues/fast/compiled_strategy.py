@@ -54,12 +54,16 @@ R_RUNAWAY = 8  # 1: the strategy sent more than max_total_orders orders (the loo
 NRES = 9
 
 
+_new_book_rows = njit(cache=True)(C.new_book_rows)
+_grown_book_rows = njit(cache=True)(C.grown_book_rows)
+
+
 @njit(cache=True)
 def _new_book(cap):
     st = np.zeros(C.NS, np.int64)
     ords = np.zeros((cap, C.NF), np.int64)
     lvls = np.zeros((cap, C.NL), np.int64)
-    book = C.new_book_rows(cap)
+    book = _new_book_rows(cap)
     omap = np.full((2 * cap, 2), C.EMPTY, np.int64)
     buf = np.zeros((4096, C.NR), np.int64)
     bits = 0
@@ -91,7 +95,7 @@ def _grow(st, ords, lvls, book, omap, mask):
         lvls = new
         C.link_free_levels(st, lvls, n, 2 * n)
     if mask & (C.G_BOOK_BID | C.G_BOOK_ASK):
-        book = C.grown_book_rows(book)
+        book = _grown_book_rows(book)
     if mask & C.G_MAP:
         new = np.full((2 * omap.shape[0], 2), C.EMPTY, np.int64)
         st[C.S_MAPSHIFT] -= 1

@@ -1051,7 +1051,7 @@ def modify(st, ords, lvls, book, omap, buf, ts, oid, px, qty, match):
     return 1
 
 
-@_hot("void(A1, A2, i8, i8, i8, i8)")
+@_hot_inline("void(A1, A2, i8, i8, i8, i8)")
 def trade_print(st, buf, ts, px, qty, side):
     """Reference: ``trade_print`` without the stop check."""
     st[S_LAST] = px
@@ -1129,7 +1129,8 @@ def cancel_resting(st, ords, lvls, book, omap, oid):
 # -------------------------------------------------------------- capacity
 
 
-@_nrt("A2(i8)")
+# Plain numpy (run by the Python wrapper; compiled_strategy compiles them for its own loop): as
+# eager NRT kernels these two cost ~2.8 s of a cold start.
 def new_book_rows(width):
     """An empty ``book`` array (``width`` a power of two): rows 0-3 zero, the level caches -1."""
     book = np.zeros((6, width), np.int64)
@@ -1137,11 +1138,11 @@ def new_book_rows(width):
     return book
 
 
-@_nrt("A2(A2)")
 def grown_book_rows(book):
     """``book`` at twice its width: the sorted rows copied, the level caches empty (new slots)."""
     n = book.shape[1]
-    new = new_book_rows(2 * n)
+    new = np.full((6, 2 * n), -1, np.int64)
+    new[:4, :] = 0
     new[:4, :n] = book[:4]
     return new
 
@@ -1475,8 +1476,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                             _q_remove(ords, lvls, v, o)
                             _map_del_at(st, omap, idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], ords[o, O_OID]))
                             st[S_NORD] -= 1
-                        if st[S_REC_TRADES] != 0:
-                            _put(st, buf, K_TRADE, ts, 0, 0, best, f, 0, 0, side, 0, 0, 0)
+                        _trade(st, buf, ts, best, f, side)
                         if vis == 0:
                             _free_order(st, ords, o)
                     if lvls[v, L_CNT] == 0:
@@ -1488,7 +1488,40 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
         elif a == A_EXECUTE:
             if st[S_NPART] != 0 and st[S_NSTOPS] != 0:
                 return (i << 4) | ST_PYEVENT, 0, 0, 0, 0, 0  # participants ahead may trigger stops between fills
-            execute(st, ords, lvls, book, omap, buf, ts, np.int64(e.order_id), q, e.price, True)
+            oid = np.int64(e.order_id)
+            h = idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], oid)
+            if omap[h, 0] == EMPTY:
+                st[S_UNKNOWN] += 1
+            elif st[S_NPART] != 0 or ords[omap[h, 1], O_OWN] != 0 or ords[omap[h, 1], O_HID] != 0:
+                execute(st, ords, lvls, book, omap, buf, ts, oid, q, e.price, True)  # general path
+            else:
+                # Background plain order, no participant on the book: reference `execute`
+                # reduced to the fill (no participants ahead, no reports, no iceberg refresh).
+                o = omap[h, 1]
+                vis = ords[o, O_VIS]
+                f = q if q < vis else vis
+                if f > 0:
+                    p = e.price if e.price != 0 else ords[o, O_PX]
+                    done = f == vis
+                    if done:
+                        v = ords[o, O_LVL]
+                        _q_remove(ords, lvls, v, o)
+                        if lvls[v, L_CNT] == 0:
+                            _drop_level(st, lvls, book, v)
+                        else:
+                            lvls[v, L_QTY] -= vis
+                        _map_del_at(st, omap, h)
+                        st[S_NORD] -= 1
+                        ords[o, O_VIS] = 0
+                    else:
+                        ords[o, O_VIS] = vis - f
+                        lvls[ords[o, O_LVL], L_QTY] -= f
+                    st[S_LAST] = p
+                    st[S_TCOUNT] += 1
+                    st[S_TQTY] += f
+                    _trade(st, buf, ts, p, f, -ords[o, O_SIDE])
+                    if done:
+                        _free_order(st, ords, o)
         elif a == A_TRADE:
             trade_print(st, buf, ts, e.price, q, np.int64(e.side))
         elif a == A_CLEAR:
