@@ -134,12 +134,12 @@ def engine_cases(name: str, ev: np.ndarray, repeat: int, numba_strategy: bool = 
         return {"wakeups": wakes}
 
     def fast():
-        e = FastMatchingEngine(capacity=1 << 14)
+        e = FastMatchingEngine()
         replay(ev, e)
         return {"market_trades": e.trade_count, "resting": len(e)}
 
     def fast_watch():
-        e = FastMatchingEngine(capacity=1 << 14)
+        e = FastMatchingEngine()
         i = wakes = 0
         while i < n:
             i = e.apply_events(ev, i, n, True)

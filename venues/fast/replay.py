@@ -20,7 +20,7 @@ from venues.fast.engine import FastMatchingEngine
 
 def replay(events: np.ndarray, engine: FastMatchingEngine | None = None, watch_top: bool = False) -> tuple[Any, int]:
     """Apply every event of ``events``; return (engine, number of top-of-book changes seen or 0)."""
-    engine = engine if engine is not None else FastMatchingEngine(capacity=1 << 14)
+    engine = engine if engine is not None else FastMatchingEngine()
     n = len(events)
     if not watch_top:
         engine.apply_events(events, 0, n, False)
@@ -54,7 +54,7 @@ def time_replay(events: np.ndarray, repeat: int = 3, watch_top: bool = False) ->
     best = None
     changes = 0
     for _ in range(max(1, repeat)):
-        engine = FastMatchingEngine(capacity=1 << 14)
+        engine = FastMatchingEngine()
         t0 = time.perf_counter()
         _, changes = replay(events, engine, watch_top)
         wall = time.perf_counter() - t0
