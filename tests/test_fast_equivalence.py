@@ -466,13 +466,16 @@ def test_random_op_streams_same_reports_trades_and_returns(stp, ops, rest):
     fast.check_integrity()
 
 
-# Prices 16 ticks apart share a slot of a 16-wide book's level cache (rows 4 and 5): levels
-# of both sides at colliding prices, freed and created again (also on the other side).
+# The fast engine finds levels through a per-side table (slot = price & (width - 1), chained):
+# an engine of capacity 16 starts 32 slots wide, so prices 32 apart share a slot; prices more
+# than 8 ticks from any better level are linked in by a walk from the best; more than 16
+# levels grow the level pool and rebuild the table. Both sides, levels freed and created again.
+_TABLE_PRICES = st.one_of(st.sampled_from([100, 132, 164, 101, 133, 60]), st.integers(90, 112))
 colliding_event_st = st.one_of(
-    st.tuples(st.just(ADD), side_st, st.sampled_from([100, 116, 132, 101, 117]), st.integers(1, 6)),
-    st.tuples(st.just(ADD), side_st, st.sampled_from([100, 116, 132, 101, 117]), st.integers(1, 6)),
+    st.tuples(st.just(ADD), side_st, _TABLE_PRICES, st.integers(1, 6)),
+    st.tuples(st.just(ADD), side_st, _TABLE_PRICES, st.integers(1, 6)),
     st.tuples(st.just(CANCEL), st.integers(0, 80), st.integers(0, 6)),
-    st.tuples(st.just(MODIFY), st.integers(0, 80), st.sampled_from([100, 116, 132]), st.integers(0, 6)),
+    st.tuples(st.just(MODIFY), st.integers(0, 80), _TABLE_PRICES, st.integers(0, 6)),
     st.tuples(st.just(EXECUTE), st.integers(0, 80), st.integers(1, 6)),
     st.tuples(st.just(MARKET), side_st, st.integers(1, 12)),
     st.tuples(st.just(CLEAR)),
@@ -481,11 +484,13 @@ colliding_event_st = st.one_of(
 
 @OPS_SETTINGS
 @given(
-    batches=st.lists(st.lists(colliding_event_st, min_size=1, max_size=30), min_size=1, max_size=12), rest=st.booleans()
+    batches=st.lists(st.lists(colliding_event_st, min_size=1, max_size=30), min_size=1, max_size=12),
+    rest=st.booleans(),
 )
-def test_level_cache_collisions_same_book(batches, rest):
-    """Same books, trades and queue positions with prices that collide in the fast engine's
-    level cache; its integrity check (which checks every cache entry it can validate) holds."""
+def test_level_table_collisions_and_growth_same_book(batches, rest):
+    """Same books, trades and queue positions with prices that share level-table slots, sparse
+    levels and a growing level pool; the fast engine's integrity check (level order, links,
+    table chains) holds after every batch."""
     logs = []
     engines = []
     for cls, kw in ((MatchingEngine, {}), (FastMatchingEngine, {"capacity": 16})):
@@ -495,7 +500,7 @@ def test_level_cache_collisions_same_book(batches, rest):
         logs.append(log)
         engines.append(e)
     ref, fast = engines
-    assert fast.compiled[3].shape == (6, 16)  # the width the collisions above assume
+    assert fast.compiled[3].shape == (2, 32)  # the width the collisions above assume
     ts = 1_000
     next_id = 1
     ids: list[int] = []

@@ -55,7 +55,6 @@ NRES = 9
 
 
 _new_book_rows = njit(cache=True)(C.new_book_rows)
-_grown_book_rows = njit(cache=True)(C.grown_book_rows)
 
 
 @njit(cache=True)
@@ -63,7 +62,7 @@ def _new_book(cap):
     st = np.zeros(C.NS, np.int64)
     ords = np.zeros((cap, C.NF), np.int64)
     lvls = np.zeros((cap, C.NL), np.int64)
-    book = _new_book_rows(cap)
+    book = _new_book_rows(2 * cap)
     omap = np.full((2 * cap, 2), C.EMPTY, np.int64)
     buf = np.zeros((4096, C.NR), np.int64)
     bits = 0
@@ -72,6 +71,8 @@ def _new_book(cap):
     st[C.S_MAPSHIFT] = 64 - bits
     st[C.S_FREE_O] = -1
     st[C.S_FREE_L] = -1
+    st[C.S_BESTV] = -1
+    st[C.S_BESTV + 1] = -1
     st[C.S_STOP_BUY] = C.I64_MAX
     st[C.S_STOP_SELL] = C.I64_MIN
     st[C.S_REC_REPORTS] = 1
@@ -94,8 +95,7 @@ def _grow(st, ords, lvls, book, omap, mask):
         new[:n] = lvls
         lvls = new
         C.link_free_levels(st, lvls, n, 2 * n)
-    if mask & (C.G_BOOK_BID | C.G_BOOK_ASK):
-        book = _grown_book_rows(book)
+        book = C.rebuild_levels_table(st, lvls, 4 * n)
     if mask & C.G_MAP:
         new = np.full((2 * omap.shape[0], 2), C.EMPTY, np.int64)
         st[C.S_MAPSHIFT] -= 1

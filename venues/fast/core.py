@@ -12,19 +12,19 @@ that ``@njit(cache=True)`` can cache it on disk and a call costs one dispatch:
     level form an intrusive doubly linked FIFO list (``O_PREV`` / ``O_NEXT``).
 ``lvls`` (capacity, ``NL``)
     the price-level pool (``L_*`` columns): price, aggregate visible qty,
-    order count, head and tail of the FIFO; free rows linked through ``L_NEXT``.
-``book`` (6, width), width a power of two (:func:`new_book_rows`)
-    per side the level rows sorted by price with the *best level last*: row 0
-    the bids in ascending price, row 1 the asks in descending price; rows 2
-    and 3 hold each slot's sort key (``_key``: the price, negated for asks),
-    so a lookup compares without loading the level row (one dependent load
-    less per step). New levels appear near the touch and empty levels mostly
-    vanish at the touch, so the insert/remove shifts are short; lookups scan
-    from the best end (binary search once the scan gets long). Sparse prices
-    cost nothing. Rows 4 and 5 are per side a direct-mapped level cache (slot
-    ``price & (width - 1)``: a level row or -1), a hint validated on read
-    (:func:`_cached_level`): an add to an existing level finds it without the
-    scan, whose data-dependent exit was a mispredicted branch per add.
+    order count, head and tail of the FIFO, and per side a doubly linked list
+    of the live levels in price order (``L_BETTER`` / ``L_WORSE``; the best
+    level's row is ``st[S_BESTV + row]``); free rows linked through ``L_NEXT``.
+``book`` (2, width), width a power of two, two slots per level row
+    per side a price-indexed level table: slot ``price & (width - 1)`` heads a
+    chain (through ``L_NEXT``) of the live levels whose prices share it, so a
+    lookup is one slot and, almost always, one level row: no scan, no shift,
+    and any prices (sparse or far apart only make chains, never a bigger
+    array). A new level is linked next to the nearest better level, found a
+    few ticks towards the best (levels crowd the touch) or, on a sparse side,
+    by a walk from the best; an emptied level is unlinked in O(1) and the next
+    worse level becomes the best. The table is rebuilt at twice the width
+    whenever the level pool grows (:func:`rebuild_levels_table`).
 ``omap`` (capacity, 2)
     open-addressing hash map order id -> pool row (linear probing, Fibonacci
     hashing, backward-shift deletion, load <= 1/2). The key ``EMPTY``
@@ -93,6 +93,7 @@ S_LOOKAHEAD = 32  # apply_window: lookahead added to the first callback's ts
 S_FIRSTCB = 33  # apply_window: 1 once a callback bounded the window
 S_RET = 34  # auxiliary return value
 S_REST = 35  # 1: market-data adds / modifies that cross rest instead of trading (recorded data)
+S_BESTV = 36  # best bid level row (-1: none); S_BESTV + 1: best ask level row
 NS = 40
 
 # order columns (hot ones first)
@@ -121,8 +122,10 @@ L_CNT = 2
 L_HEAD = 3
 L_TAIL = 4
 L_SIDE = 5
-L_NEXT = 6
-NL = 8
+L_NEXT = 6  # free list; for a live level, the next level in its table slot's chain
+L_BETTER = 7  # the next better level on its side (-1: it is the best)
+L_WORSE = 8  # the next worse level on its side (-1: none)
+NL = 10
 
 # buffer rows
 R_KIND = 0
@@ -207,8 +210,6 @@ M_TAKE_TOP = 8  # a window whose only row is a K_TOP row returns it (F_TOP_TAKEN
 
 G_ORDERS = 1
 G_LEVELS = 2
-G_BOOK_BID = 4
-G_BOOK_ASK = 8
 G_MAP = 16
 G_BUF = 32
 
@@ -345,77 +346,36 @@ def _row(side):
 
 @_hot_inline("i8(i8, i8)")
 def _key(side, px):
-    """Sort key in a book row: ascending, the best level has the largest key."""
+    """Price order key on a side: the better level has the larger key."""
     return px if side > 0 else -px
 
 
-@_hot_inline("i8(A1, A2, A2, i8, i8)")
-def _find_pos(st, lvls, book, side, px):
-    """Index in the side's row of the last level with key <= key(px), or -1."""
-    r = _row(side)
-    n = st[S_NLV + r]
-    k = _key(side, px)
-    j = n - 1
-    steps = 0
-    while j >= 0 and steps < 16:
-        if book[r + 2, j] <= k:
-            return j
-        j -= 1
-        steps += 1
-    if j < 0:
-        return -1
-    # Binary search in 0..j: last index with key <= k.
-    lo = 0
-    hi = j + 1  # answer in [lo - 1, hi - 1]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if book[r + 2, mid] <= k:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo - 1
-
-
 @_hot_inline("i8(A2, A2, i8, i8)")
-def _cached_level(lvls, book, side, px):
-    """The level at ``px`` on ``side`` if the side's level cache (book row 4 or 5, slot
-    ``px & (width - 1)``) names it, else -1. A hint, validated on read: a row in use for
-    (side, px) is the only live level there, and every freed level row has count 0."""
-    v = book[_row(side) + 4, px & (book.shape[1] - 1)]
-    if v >= 0 and lvls[v, L_PX] == px and lvls[v, L_CNT] > 0 and lvls[v, L_SIDE] == side:
-        return v
+def _lookup(lvls, book, r, px):
+    """Level row at ``px`` in side row ``r``'s table (slot ``px & (width - 1)``, chained), or -1."""
+    v = book[r, px & (book.shape[1] - 1)]
+    while v >= 0:
+        if lvls[v, L_PX] == px:
+            return v
+        v = lvls[v, L_NEXT]
     return -1
 
 
 @_hot("i8(A1, A2, A2, i8, i8)")
 def level_of(st, lvls, book, side, px):
     """Level row at ``px`` on ``side``, or -1."""
-    v = _cached_level(lvls, book, side, px)
-    if v >= 0:
-        return v
-    j = _find_pos(st, lvls, book, side, px)
-    if j >= 0:
-        v = book[_row(side), j]
-        if lvls[v, L_PX] == px:
-            return v
-    return -1
+    return _lookup(lvls, book, _row(side), px)
 
 
 @_hot_inline("i8(A1, A2, A2, i8, i8)")
 def _level_for_insert(st, lvls, book, side, px):
-    """The level at ``px`` on ``side``, created (empty) if missing."""
-    v = _cached_level(lvls, book, side, px)
+    """The level at ``px`` on ``side``, created (empty) if missing; the caller updates the cached best price."""
+    r = _row(side)
+    v = _lookup(lvls, book, r, px)
     if v >= 0:
         return v
-    r = _row(side)
-    slot = px & (book.shape[1] - 1)
-    j = _find_pos(st, lvls, book, side, px)
-    if j >= 0:
-        v = book[r, j]
-        if lvls[v, L_PX] == px:
-            book[r + 4, slot] = v
-            return v
     v = st[S_FREE_L]
+    slot = px & (book.shape[1] - 1)
     st[S_FREE_L] = lvls[v, L_NEXT]
     st[S_NFREE_L] -= 1
     lvls[v, L_PX] = px
@@ -424,35 +384,65 @@ def _level_for_insert(st, lvls, book, side, px):
     lvls[v, L_HEAD] = -1
     lvls[v, L_TAIL] = -1
     lvls[v, L_SIDE] = side
-    n = st[S_NLV + r]
-    for k in range(n, j + 1, -1):
-        book[r, k] = book[r, k - 1]
-        book[r + 2, k] = book[r + 2, k - 1]
-    book[r, j + 1] = v
-    book[r + 2, j + 1] = _key(side, px)
-    book[r + 4, slot] = v
-    st[S_NLV + r] = n + 1
+    lvls[v, L_NEXT] = book[r, slot]
+    book[r, slot] = v
+    st[S_NLV + r] += 1
+    bv = st[S_BESTV + r]
+    k = _key(side, px)
+    if bv < 0 or k > _key(side, lvls[bv, L_PX]):  # the new best
+        lvls[v, L_BETTER] = -1
+        lvls[v, L_WORSE] = bv
+        if bv >= 0:
+            lvls[bv, L_BETTER] = v
+        st[S_BESTV + r] = v
+        return v
+    # The nearest better level: a few ticks towards the best (levels crowd the touch),
+    # else a walk from the best (a sparse side).
+    b = -1
+    p = px
+    for _ in range(8):
+        p += side
+        b = _lookup(lvls, book, r, p)
+        if b >= 0:
+            break
+    if b < 0:
+        b = bv
+        w = lvls[b, L_WORSE]
+        while w >= 0 and _key(side, lvls[w, L_PX]) > k:
+            b = w
+            w = lvls[b, L_WORSE]
+    w = lvls[b, L_WORSE]
+    lvls[v, L_BETTER] = b
+    lvls[v, L_WORSE] = w
+    lvls[b, L_WORSE] = v
+    if w >= 0:
+        lvls[w, L_BETTER] = v
     return v
 
 
 @_hot_inline("void(A1, A2, A2, i8)")
 def _drop_level(st, lvls, book, v):
-    """Remove the (empty) level ``v`` from its row and the pool; refresh the cached best price."""
+    """Remove the (empty) level ``v`` from its side and the pool; refresh the cached best price."""
     side = lvls[v, L_SIDE]
     r = _row(side)
-    n = st[S_NLV + r]
-    book[r + 4, lvls[v, L_PX] & (book.shape[1] - 1)] = -1  # (its level cache slot: a known miss)
-    if book[r, n - 1] == v:
-        j = n - 1
+    slot = lvls[v, L_PX] & (book.shape[1] - 1)
+    u = book[r, slot]
+    if u == v:
+        book[r, slot] = lvls[v, L_NEXT]
     else:
-        j = _find_pos(st, lvls, book, side, lvls[v, L_PX])
-    for k in range(j, n - 1):
-        book[r, k] = book[r, k + 1]
-        book[r + 2, k] = book[r + 2, k + 1]
-    n -= 1
-    st[S_NLV + r] = n
-    if j == n:  # it was the best level
-        st[S_BB + r] = lvls[book[r, n - 1], L_PX] if n else 0
+        while lvls[u, L_NEXT] != v:
+            u = lvls[u, L_NEXT]
+        lvls[u, L_NEXT] = lvls[v, L_NEXT]
+    b = lvls[v, L_BETTER]
+    w = lvls[v, L_WORSE]
+    if w >= 0:
+        lvls[w, L_BETTER] = b
+    if b >= 0:
+        lvls[b, L_WORSE] = w
+    else:  # it was the best level
+        st[S_BESTV + r] = w
+        st[S_BB + r] = lvls[w, L_PX] if w >= 0 else 0
+    st[S_NLV + r] -= 1
     lvls[v, L_NEXT] = st[S_FREE_L]
     lvls[v, L_CNT] = 0
     st[S_FREE_L] = v
@@ -614,7 +604,7 @@ def _match(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, limit):
             break
         if limit != 0 and ((best > limit) if side > 0 else (best < limit)):
             break
-        v = book[r, st[S_NLV + r] - 1]
+        v = st[S_BESTV + r]
         while qty > 0 and lvls[v, L_CNT] > 0:
             o = lvls[v, L_HEAD]
             rown = ords[o, O_OWN]
@@ -706,8 +696,10 @@ def fok_available(st, ords, lvls, book, owner, side, qty, limit):
     r = 1 if side > 0 else 0
     need = qty
     got = 0
-    for j in range(st[S_NLV + r] - 1, -1, -1):
-        v = book[r, j]
+    nv = st[S_BESTV + r]
+    while nv >= 0:
+        v = nv
+        nv = lvls[v, L_WORSE]
         p = lvls[v, L_PX]
         if (p > limit) if side > 0 else (p < limit):
             break
@@ -969,8 +961,10 @@ def _ahead_list(st, ords, lvls, book, o):
     r = _row(side)
     head = -1
     tail = -1
-    for j in range(st[S_NLV + r] - 1, -1, -1):
-        v = book[r, j]
+    nv = st[S_BESTV + r]
+    while nv >= 0:
+        v = nv
+        nv = lvls[v, L_WORSE]
         p = lvls[v, L_PX]
         if p != px and ((p < px) if side > 0 else (p > px)):
             break
@@ -1065,8 +1059,10 @@ def clear(st, ords, lvls, book, omap, buf, ts):
     """Reference: ``clear``: participants get CANCEL "book cleared" in the order they entered the book."""
     head = -1  # participant rows, linked through O_TMP
     for r in range(2):
-        for j in range(st[S_NLV + r]):
-            v = book[r, j]
+        nv = st[S_BESTV + r]
+        while nv >= 0:
+            v = nv
+            nv = lvls[v, L_WORSE]
             o = lvls[v, L_HEAD]
             while o >= 0:
                 nxt = ords[o, O_NEXT]
@@ -1081,6 +1077,8 @@ def clear(st, ords, lvls, book, omap, buf, ts):
             st[S_FREE_L] = v
             st[S_NFREE_L] += 1
         st[S_NLV + r] = 0
+        st[S_BESTV + r] = -1
+    book[:, :] = -1
     for i in range(omap.shape[0]):
         omap[i, 0] = EMPTY
     st[S_MAPN] = 0
@@ -1129,22 +1127,24 @@ def cancel_resting(st, ords, lvls, book, omap, oid):
 # -------------------------------------------------------------- capacity
 
 
-# Plain numpy (run by the Python wrapper; compiled_strategy compiles them for its own loop): as
-# eager NRT kernels these two cost ~2.8 s of a cold start.
+# Plain numpy (run by the Python wrapper; compiled_strategy compiles it for its own loop).
 def new_book_rows(width):
-    """An empty ``book`` array (``width`` a power of two): rows 0-3 zero, the level caches -1."""
-    book = np.zeros((6, width), np.int64)
-    book[4:, :] = -1
+    """An empty level table (``width`` a power of two): per side a row of chain heads, all -1."""
+    return np.full((2, width), -1, np.int64)
+
+
+@_lazy
+def rebuild_levels_table(st, lvls, width):
+    """A level table of ``width`` slots holding every live level (the chains rebuilt)."""
+    book = np.full((2, width), -1, np.int64)
+    for r in range(2):
+        v = st[S_BESTV + r]
+        while v >= 0:
+            slot = lvls[v, L_PX] & (width - 1)
+            lvls[v, L_NEXT] = book[r, slot]
+            book[r, slot] = v
+            v = lvls[v, L_WORSE]
     return book
-
-
-def grown_book_rows(book):
-    """``book`` at twice its width: the sorted rows copied, the level caches empty (new slots)."""
-    n = book.shape[1]
-    new = np.full((6, 2 * n), -1, np.int64)
-    new[:4, :] = 0
-    new[:4, :n] = book[:4]
-    return new
 
 
 @_hot("i8(A1, A2, A2, A2, A2)")
@@ -1155,10 +1155,6 @@ def grow_mask(st, ords, lvls, book, omap):
         m |= G_ORDERS
     if st[S_NFREE_L] < 1:
         m |= G_LEVELS
-    if st[S_NLV] + 1 > book.shape[1]:
-        m |= G_BOOK_BID
-    if st[S_NLV + 1] + 1 > book.shape[1]:
-        m |= G_BOOK_ASK
     if 2 * (st[S_MAPN] + 1) > omap.shape[0]:
         m |= G_MAP
     return m
@@ -1195,11 +1191,13 @@ def recount_hidden(st, ords, lvls, book):
     """Set S_HIDQ to the exact resting hidden quantity (it is otherwise an upper bound)."""
     tot = 0
     for r in range(2):
-        for j in range(st[S_NLV + r]):
-            o = lvls[book[r, j], L_HEAD]
+        v = st[S_BESTV + r]
+        while v >= 0:
+            o = lvls[v, L_HEAD]
             while o >= 0:
                 tot += ords[o, O_HID]
                 o = ords[o, O_NEXT]
+            v = lvls[v, L_WORSE]
     st[S_HIDQ] = tot
 
 
@@ -1283,21 +1281,21 @@ def _top_changed(st, lvls, book, b0, b1, b2, b3):
     na = st[S_NLV + 1]
     bb = st[S_BB]
     ba = st[S_BA]
-    bq = lvls[book[0, nb - 1], L_QTY] if bb != 0 and nb > 0 else 0
-    aq = lvls[book[1, na - 1], L_QTY] if ba != 0 and na > 0 else 0
+    bq = lvls[st[S_BESTV], L_QTY] if bb != 0 and nb > 0 else 0
+    aq = lvls[st[S_BESTV + 1], L_QTY] if ba != 0 and na > 0 else 0
     return bb != b0 or bq != b1 or ba != b2 or aq != b3
 
 
 @_hot_inline("i8(A1, A2, A2)")
 def top_bq(st, lvls, book):
     nb = st[S_NLV]
-    return lvls[book[0, nb - 1], L_QTY] if st[S_BB] != 0 and nb > 0 else 0
+    return lvls[st[S_BESTV], L_QTY] if st[S_BB] != 0 and nb > 0 else 0
 
 
 @_hot_inline("i8(A1, A2, A2)")
 def top_aq(st, lvls, book):
     na = st[S_NLV + 1]
-    return lvls[book[1, na - 1], L_QTY] if st[S_BA] != 0 and na > 0 else 0
+    return lvls[st[S_BESTV + 1], L_QTY] if st[S_BA] != 0 and na > 0 else 0
 
 
 @njit(nogil=True, _nrt=False, inline="always")
@@ -1353,9 +1351,6 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
         if st[S_NFREE_O] < 1 or st[S_NFREE_L] < 1 or 2 * (st[S_MAPN] + 1) > omap.shape[0]:
             st[S_RET] = grow_mask(st, ords, lvls, book, omap)
             return (i << 4) | ST_GROW, 0, 0, 0, 0, 0
-        if st[S_NLV] + 1 > book.shape[1] or st[S_NLV + 1] + 1 > book.shape[1]:
-            st[S_RET] = grow_mask(st, ords, lvls, book, omap)
-            return (i << 4) | ST_GROW, 0, 0, 0, 0, 0
         nbuf0 = st[S_NBUF]
         qin = q if (a == A_ADD or a == A_MARKET or a == A_MODIFY) else 1
         if qin < 1:
@@ -1371,9 +1366,9 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
             nb = st[S_NLV]
             na = st[S_NLV + 1]
             b0 = st[S_BB]
-            b1 = lvls[book[0, nb - 1], L_QTY] if b0 != 0 and nb > 0 else 0
+            b1 = lvls[st[S_BESTV], L_QTY] if b0 != 0 and nb > 0 else 0
             b2 = st[S_BA]
-            b3 = lvls[book[1, na - 1], L_QTY] if b2 != 0 and na > 0 else 0
+            b3 = lvls[st[S_BESTV + 1], L_QTY] if b2 != 0 and na > 0 else 0
         if a == A_ADD:
             oid = np.int64(e.order_id)
             side = np.int64(e.side)
@@ -1460,7 +1455,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                     best = st[S_BB + r]
                     if best == 0:
                         break
-                    v = book[r, st[S_NLV + r] - 1]
+                    v = st[S_BESTV + r]
                     while q > 0 and lvls[v, L_CNT] > 0:
                         o = lvls[v, L_HEAD]
                         vis = ords[o, O_VIS]
@@ -1556,16 +1551,13 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
 @_hot("i8(A1, A2, A2, i8, i8, A2)")
 def depth_into(st, lvls, book, side, levels, out):
     """Write up to ``levels`` (price, qty) of one side, best first, into ``out``; return the count."""
-    r = _row(side)
-    n = st[S_NLV + r]
     k = 0
-    j = n - 1
-    while j >= 0 and k < levels:
-        v = book[r, j]
+    v = st[S_BESTV + _row(side)]
+    while v >= 0 and k < levels:
         out[k, 0] = lvls[v, L_PX]
         out[k, 1] = lvls[v, L_QTY]
         k += 1
-        j -= 1
+        v = lvls[v, L_WORSE]
     return k
 
 
@@ -1610,17 +1602,20 @@ def check_integrity(st, ords, lvls, book, omap):
     for r in range(2):
         side = 1 if r == 0 else -1
         n = st[S_NLV + r]
-        for j in range(n):
-            v = book[r, j]
+        j = 0
+        prev_v = -1
+        v = st[S_BESTV + r]
+        while v >= 0:
+            if j >= n:
+                return 15  # more levels linked than counted (or a cycle)
             if lvls[v, L_SIDE] != side:
                 return 1
-            if j > 0 and _key(side, lvls[book[r, j - 1], L_PX]) >= _key(side, lvls[v, L_PX]):
-                return 2  # row not sorted
-            if book[r + 2, j] != _key(side, lvls[v, L_PX]):
-                return 15  # sort key row out of step
-            c = _cached_level(lvls, book, side, lvls[v, L_PX])
-            if c != -1 and c != v:
-                return 16  # level cache names another row
+            if lvls[v, L_BETTER] != prev_v:
+                return 16  # better/worse links disagree
+            if prev_v >= 0 and _key(side, lvls[prev_v, L_PX]) <= _key(side, lvls[v, L_PX]):
+                return 2  # levels not in price order
+            if _lookup(lvls, book, r, lvls[v, L_PX]) != v:
+                return 17  # not found through its table slot
             if lvls[v, L_CNT] <= 0:
                 return 3  # empty level
             agg = 0
@@ -1647,8 +1642,13 @@ def check_integrity(st, ords, lvls, book, omap):
             if agg != lvls[v, L_QTY] or cnt != lvls[v, L_CNT]:
                 return 9
             n_orders += cnt
-        best = lvls[book[r, n - 1], L_PX] if n else 0
-        if st[S_BB + r] != best:
+            prev_v = v
+            v = lvls[v, L_WORSE]
+            j += 1
+        if j != n:
+            return 15
+        best = lvls[st[S_BESTV + r], L_PX] if n else 0
+        if st[S_BB + r] != best or (n == 0) != (st[S_BESTV + r] < 0):
             return 10
     if n_orders != st[S_NORD] or n_orders != st[S_MAPN] or npart != st[S_NPART]:
         return 11

@@ -141,12 +141,13 @@ class FastMatchingEngine(OrderEntry):
         self._st = st
         self._ords = np.zeros((cap, C.NF), np.int64)
         self._lvls = np.zeros((cap, C.NL), np.int64)
-        self._book = C.new_book_rows(cap)
+        self._book = C.new_book_rows(2 * cap)
         self._omap = np.full((2 * cap, 2), C.EMPTY, np.int64)
         self._buf = np.zeros((max(1024, cap), C.NR), np.int64)
         st[C.S_MAPSHIFT] = 64 - (2 * cap).bit_length() + 1
         st[C.S_FREE_O] = -1
         st[C.S_FREE_L] = -1
+        st[C.S_BESTV] = st[C.S_BESTV + 1] = -1
         st[C.S_STOP_BUY] = C.I64_MAX
         st[C.S_STOP_SELL] = C.I64_MIN
         C.link_free_orders(st, self._ords, 0, cap)
@@ -265,8 +266,7 @@ class FastMatchingEngine(OrderEntry):
             new[:n] = self._lvls
             self._lvls = new
             C.link_free_levels(st, new, n, 2 * n)
-        if mask & (C.G_BOOK_BID | C.G_BOOK_ASK):
-            self._book = C.grown_book_rows(self._book)
+            self._book = C.rebuild_levels_table(st, new, 4 * n)  # (two slots per level row)
         if mask & C.G_MAP:
             old = self._omap
             new = np.full((2 * len(old), 2), C.EMPTY, np.int64)
