@@ -590,6 +590,19 @@ def _crosses(st, side, px):
 # ------------------------------------------------------------------ matching
 
 
+@_hot_inline("i8(A1, A2, A2, i8, i8, i8, i8, i8)")
+def _fill_visible(st, ords, lvls, v, o, vis, want, px):
+    """Trade up to ``want`` of resting row ``o``'s visible ``vis`` (level ``v``) at ``px``:
+    quantities and trade statistics; returns the quantity filled."""
+    f = want if want < vis else vis
+    ords[o, O_VIS] = vis - f
+    lvls[v, L_QTY] -= f
+    st[S_LAST] = px
+    st[S_TCOUNT] += 1
+    st[S_TQTY] += f
+    return f
+
+
 @_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8, i8, i8)")
 def _match(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, limit):
     """Match an incoming order against the opposite side (reference: ``_match``).
@@ -652,14 +665,9 @@ def _match(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, limit):
                 else:
                     _emit(st, buf, K_CANCEL, ts, oid, owner, limit, d, 0, RS_STP_DEC, d, roid, oid, 0)
                 continue
-            f = qty if qty < vis else vis
+            f = _fill_visible(st, ords, lvls, v, o, vis, qty, best)
             qty -= f
             vis -= f
-            ords[o, O_VIS] = vis
-            lvls[v, L_QTY] -= f
-            st[S_LAST] = best
-            st[S_TCOUNT] += 1
-            st[S_TQTY] += f
             hid = ords[o, O_HID]
             done = False
             if vis == 0:
@@ -1275,6 +1283,19 @@ def x_process(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px, ot
 # ------------------------------------------------------------------- the hot loop
 
 
+@_hot_inline("void(A1, A2, A2, A2, A2, i8, i8, i8, i8)")
+def _take_out(st, ords, lvls, book, omap, h, o, v, vis):
+    """Take background order ``o`` (id-map slot ``h``, level ``v``, visible ``vis``) out of
+    the book and the id map; the caller frees its row."""
+    _q_remove(ords, lvls, v, o)
+    if lvls[v, L_CNT] == 0:
+        _drop_level(st, lvls, book, v)
+    else:
+        lvls[v, L_QTY] -= vis
+    _map_del_at(st, omap, h)
+    st[S_NORD] -= 1
+
+
 @_hot_inline("b1(A1, A2, A2, i8, i8, i8, i8)")
 def _top_changed(st, lvls, book, b0, b1, b2, b3):
     nb = st[S_NLV]
@@ -1436,13 +1457,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                         ords[o, O_VIS] = vis - q
                         lvls[v, L_QTY] -= q
                     else:
-                        _q_remove(ords, lvls, v, o)
-                        if lvls[v, L_CNT] == 0:
-                            _drop_level(st, lvls, book, v)
-                        else:
-                            lvls[v, L_QTY] -= vis
-                        _map_del_at(st, omap, h)
-                        st[S_NORD] -= 1
+                        _take_out(st, ords, lvls, book, omap, h, o, v, vis)
                         _free_order(st, ords, o)
         elif a == A_MARKET:
             side = np.int64(e.side)
@@ -1459,14 +1474,9 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                     while q > 0 and lvls[v, L_CNT] > 0:
                         o = lvls[v, L_HEAD]
                         vis = ords[o, O_VIS]
-                        f = q if q < vis else vis
+                        f = _fill_visible(st, ords, lvls, v, o, vis, q, best)
                         q -= f
                         vis -= f
-                        ords[o, O_VIS] = vis
-                        lvls[v, L_QTY] -= f
-                        st[S_LAST] = best
-                        st[S_TCOUNT] += 1
-                        st[S_TQTY] += f
                         if vis == 0:
                             _q_remove(ords, lvls, v, o)
                             _map_del_at(st, omap, idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], ords[o, O_OID]))
@@ -1499,14 +1509,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                     p = e.price if e.price != 0 else ords[o, O_PX]
                     done = f == vis
                     if done:
-                        v = ords[o, O_LVL]
-                        _q_remove(ords, lvls, v, o)
-                        if lvls[v, L_CNT] == 0:
-                            _drop_level(st, lvls, book, v)
-                        else:
-                            lvls[v, L_QTY] -= vis
-                        _map_del_at(st, omap, h)
-                        st[S_NORD] -= 1
+                        _take_out(st, ords, lvls, book, omap, h, o, ords[o, O_LVL], vis)
                         ords[o, O_VIS] = 0
                     else:
                         ords[o, O_VIS] = vis - f
