@@ -114,3 +114,35 @@ def test_fast_bench_prints_each_floor_with_its_verdict():
     assert _floor_line("speedup", {"floor": 20.0, "wall": 10.2, "cpu": 10.3}).endswith(
         "10.2x wall (10.3x cpu) against 20.0x: NOT met"
     )
+
+
+def test_the_compiled_path_grows_its_level_pool_like_the_engine():
+    """More levels than the compiled loop's initial pool (4096), far apart (level-table
+    chains, walks from the best): the same top-of-book sequence as the engine's replay."""
+    from kernel.events import ADD, CANCEL, empty_events
+    from venues.fast import FastMatchingEngine
+
+    n = 5_000
+    ev = empty_events(2 * n + 2 * (n // 2))
+    k = 0
+    for i in range(n):  # bids at 10000 - 3i and asks at 30001 + 3i, arrival order shuffled by parity
+        for side, px in ((1, 10_000 - 3 * ((i * 7) % n)), (-1, 30_001 + 3 * ((i * 11) % n))):
+            ev[k] = (1_000 + k, k + 1, px, 1 + i % 3, 0, ADD, side, 0, 0)
+            k += 1
+    for i in range(n // 2):  # then cancel every other order from the top of the book down
+        ev[k] = (1_000 + k, 4 * i + 1, 0, 0, 0, CANCEL, 0, 0, 0)
+        ev[k + 1] = (1_000 + k + 1, 4 * i + 2, 0, 0, 0, CANCEL, 0, 0, 0)
+        k += 2
+    e = FastMatchingEngine()
+    i = spreads = wakes = 0
+    while i < len(ev):
+        i = e.apply_events(ev, i, len(ev), True)
+        wakes += 1
+        bid_px, _, ask_px, _ = e.top()
+        spreads += ask_px - bid_px
+    state = np.zeros(16)
+    r = run_compiled(ev, watch_only, state)
+    assert len(e.depth(1, 10 * n)) == n - n // 2 and e.compiled[2].shape[0] >= 8192  # the pool grew
+    # (the engine's loop also returns at the end of the data)
+    assert r["wakeups"] in (wakes, wakes - 1) and r["events"] == len(ev)
+    assert state[0] in (spreads, spreads - (ask_px - bid_px))
