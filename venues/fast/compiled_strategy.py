@@ -73,6 +73,8 @@ def _new_book(cap):
     st[C.S_FREE_L] = -1
     st[C.S_BESTV] = -1
     st[C.S_BESTV + 1] = -1
+    st[C.S_WORSTV] = -1
+    st[C.S_WORSTV + 1] = -1
     st[C.S_STOP_BUY] = C.I64_MAX
     st[C.S_STOP_SELL] = C.I64_MIN
     st[C.S_REC_REPORTS] = 1

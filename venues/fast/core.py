@@ -94,6 +94,7 @@ S_FIRSTCB = 33  # apply_window: 1 once a callback bounded the window
 S_RET = 34  # auxiliary return value
 S_REST = 35  # 1: market-data adds / modifies that cross rest instead of trading (recorded data)
 S_BESTV = 36  # best bid level row (-1: none); S_BESTV + 1: best ask level row
+S_WORSTV = 38  # worst bid level row (-1: none); S_WORSTV + 1: worst ask level row
 NS = 40
 
 # order columns (hot ones first)
@@ -394,10 +395,13 @@ def _level_for_insert(st, lvls, book, side, px):
         lvls[v, L_WORSE] = bv
         if bv >= 0:
             lvls[bv, L_BETTER] = v
+        else:
+            st[S_WORSTV + r] = v
         st[S_BESTV + r] = v
         return v
     # The nearest better level: a few ticks towards the best (levels crowd the touch),
-    # else a walk from the best (a sparse side).
+    # else a walk along the side from whichever end is nearer in price (a sparse or
+    # deep side; O(levels walked): a book built deep in random price order pays it).
     b = -1
     p = px
     for _ in range(8):
@@ -406,17 +410,25 @@ def _level_for_insert(st, lvls, book, side, px):
         if b >= 0:
             break
     if b < 0:
-        b = bv
-        w = lvls[b, L_WORSE]
-        while w >= 0 and _key(side, lvls[w, L_PX]) > k:
-            b = w
+        wv = st[S_WORSTV + r]
+        if _key(side, lvls[bv, L_PX]) - k <= k - _key(side, lvls[wv, L_PX]):
+            b = bv  # from the best, worse-ward: the last level better than px
             w = lvls[b, L_WORSE]
+            while w >= 0 and _key(side, lvls[w, L_PX]) > k:
+                b = w
+                w = lvls[b, L_WORSE]
+        else:
+            b = wv  # from the worst, better-ward: the first level better than px
+            while _key(side, lvls[b, L_PX]) < k:
+                b = lvls[b, L_BETTER]
     w = lvls[b, L_WORSE]
     lvls[v, L_BETTER] = b
     lvls[v, L_WORSE] = w
     lvls[b, L_WORSE] = v
     if w >= 0:
         lvls[w, L_BETTER] = v
+    else:
+        st[S_WORSTV + r] = v
     return v
 
 
@@ -437,6 +449,8 @@ def _drop_level(st, lvls, book, v):
     w = lvls[v, L_WORSE]
     if w >= 0:
         lvls[w, L_BETTER] = b
+    else:  # it was the worst level
+        st[S_WORSTV + r] = b
     if b >= 0:
         lvls[b, L_WORSE] = w
     else:  # it was the best level
@@ -1086,6 +1100,7 @@ def clear(st, ords, lvls, book, omap, buf, ts):
             st[S_NFREE_L] += 1
         st[S_NLV + r] = 0
         st[S_BESTV + r] = -1
+        st[S_WORSTV + r] = -1
     book[:, :] = -1
     for i in range(omap.shape[0]):
         omap[i, 0] = EMPTY
@@ -1648,7 +1663,7 @@ def check_integrity(st, ords, lvls, book, omap):
             prev_v = v
             v = lvls[v, L_WORSE]
             j += 1
-        if j != n:
+        if j != n or st[S_WORSTV + r] != prev_v:
             return 15
         best = lvls[st[S_BESTV + r], L_PX] if n else 0
         if st[S_BB + r] != best or (n == 0) != (st[S_BESTV + r] < 0):

@@ -147,7 +147,7 @@ class FastMatchingEngine(OrderEntry):
         st[C.S_MAPSHIFT] = 64 - (2 * cap).bit_length() + 1
         st[C.S_FREE_O] = -1
         st[C.S_FREE_L] = -1
-        st[C.S_BESTV] = st[C.S_BESTV + 1] = -1
+        st[C.S_BESTV] = st[C.S_BESTV + 1] = st[C.S_WORSTV] = st[C.S_WORSTV + 1] = -1
         st[C.S_STOP_BUY] = C.I64_MAX
         st[C.S_STOP_SELL] = C.I64_MIN
         C.link_free_orders(st, self._ords, 0, cap)
