@@ -317,7 +317,7 @@ def fast_benchmarks(
 ) -> dict[str, Any]:
     """Every fast-path case (see the module docstring); ``events`` sizes the synthetic cases."""
     from scenarios.loader import load_scenario
-    from venues.fast.replay import synthetic_l3
+    from venues.fast.replay import deep_book_l3, synthetic_l3
 
     report: dict[str, Any] = {"results": [], "notes": []}
     report.update(warm_up_seconds())
@@ -325,6 +325,10 @@ def fast_benchmarks(
         report.update(cold_compile_seconds())
     ev = synthetic_l3(events)
     report["results"] += engine_cases(f"synthetic L3, {len(ev):,} events", ev, repeat)
+    deep = deep_book_l3(5_000)
+    report["results"] += engine_cases(
+        "deep book: 5,000 bid levels added in random price order, then cancelled", deep, repeat, numba_strategy=False
+    )
     sc, _ = load_scenario("default")
     duration_s = events / 30_000.0  # the default scenario's event rate
     sc = sc.model_copy(update={"duration": f"{duration_s:.3f}s"})

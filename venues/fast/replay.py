@@ -49,6 +49,24 @@ def synthetic_l3(n_events: int = 1_000_000, seed: int = 7, **params: Any) -> np.
     return SyntheticMarket(sp, np.random.default_rng(seed)).generate()
 
 
+def deep_book_l3(levels: int = 5_000, seed: int = 7, gap_ticks: int = 10) -> np.ndarray:
+    """A bad case for level bookkeeping: ``levels`` one-lot bids ``gap_ticks`` apart added in
+    random price order (each new level lands anywhere in a deep, sparse side), then all
+    cancelled in the order they were added."""
+    from kernel.events import ADD, CANCEL, empty_events
+
+    prices = 10_000_000 - (np.random.default_rng(seed).permutation(levels) * gap_ticks + 100)
+    ev = empty_events(2 * levels)
+    ev["ts"] = 1_767_623_400_000_000_000 + np.arange(2 * levels)
+    ev["order_id"][:levels] = ev["order_id"][levels:] = np.arange(1, levels + 1)
+    ev["action"][:levels] = ADD
+    ev["action"][levels:] = CANCEL
+    ev["side"][:levels] = 1
+    ev["price"][:levels] = prices
+    ev["qty"][:levels] = 1
+    return ev
+
+
 def time_replay(events: np.ndarray, repeat: int = 3, watch_top: bool = False) -> dict[str, Any]:
     """Best-of-``repeat`` compiled replay throughput (wall clock) of ``events``."""
     best = None
