@@ -11,7 +11,8 @@ from pathlib import Path
 # Only kernel.jit is imported: compiling the engine into an empty cache would take many seconds.
 _PROBE = (
     "import json, numba.core.config as c, kernel.jit as j; "
-    "print(json.dumps({'cache': c.CACHE_DIR, 'chosen': str(j.numba_cache_dir()), 'src': j.__file__}))"
+    "print(json.dumps({'cache': c.CACHE_DIR, 'chosen': str(j.numba_cache_dir()), 'src': j.__file__, "
+    "'stamp': j.source_stamp()}))"
 )
 
 
@@ -24,14 +25,14 @@ def _probe(env_updates: dict[str, str], drop: tuple[str, ...] = ()) -> dict[str,
 
 def test_cache_goes_to_parity_cache_dir_not_next_to_the_source(tmp_path: Path) -> None:
     got = _probe({"PARITY_CACHE_DIR": str(tmp_path)})
-    assert got["cache"] == str(tmp_path / "numba")
+    assert got["cache"] == str(tmp_path / "numba" / got["stamp"])
     assert not got["cache"].startswith(str(Path(got["src"]).parent.parent))
-    assert (tmp_path / "numba").is_dir()
+    assert (tmp_path / "numba" / got["stamp"]).is_dir()
 
 
 def test_xdg_cache_home_is_used_without_parity_cache_dir(tmp_path: Path) -> None:
     got = _probe({"XDG_CACHE_HOME": str(tmp_path)}, drop=("PARITY_CACHE_DIR",))
-    assert got["cache"] == str(tmp_path / "parity" / "numba")
+    assert got["cache"] == str(tmp_path / "parity" / "numba" / got["stamp"])
 
 
 def test_user_numba_cache_dir_wins(tmp_path: Path) -> None:
@@ -52,3 +53,26 @@ def test_every_cached_numba_module_sets_the_location_first() -> None:
         text = path.read_text()
         if "cache=True" in text and "from numba import" in text:
             assert "import kernel.jit" in text, f"{path} caches numba code without kernel.jit"
+
+
+def test_a_change_to_any_compiled_source_moves_the_cache_folder(tmp_path: Path) -> None:
+    """numba checks only a cached function's own file; the folder follows every compiled source."""
+    import shutil
+
+    from kernel.jit import source_stamp
+
+    root = Path(__file__).resolve().parent.parent
+    for pkg in ("kernel", "venues", "adapters"):
+        shutil.copytree(root / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    before = source_stamp(tmp_path)
+    assert before == source_stamp(root)
+    core = tmp_path / "venues" / "fast" / "core.py"
+    core.write_text(core.read_text() + "\n# changed\n")
+    assert source_stamp(tmp_path) != before
+    plain = tmp_path / "kernel" / "errors.py"  # no compiled code: no new folder
+    stamp = source_stamp(tmp_path)
+    plain.write_text(plain.read_text() + "\n# changed\n")
+    assert source_stamp(tmp_path) == stamp
+    events = tmp_path / "kernel" / "events.py"  # the event layout the loops compile in
+    events.write_text(events.read_text() + "\n# changed\n")
+    assert source_stamp(tmp_path) != stamp
