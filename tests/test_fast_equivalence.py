@@ -500,7 +500,7 @@ def test_level_table_collisions_and_growth_same_book(batches, rest):
         logs.append(log)
         engines.append(e)
     ref, fast = engines
-    assert fast.compiled[3].shape == (2, 32)  # the width the collisions above assume
+    assert fast.compiled[3].shape == (6, 32)  # the width the collisions above assume
     ts = 1_000
     next_id = 1
     ids: list[int] = []

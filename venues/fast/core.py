@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, typeof, types
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
 import kernel.jit  # noqa: F401  (numba cache location; before any @njit(cache=True))
 from kernel import idmap
@@ -368,6 +369,89 @@ def level_of(st, lvls, book, side, px):
     return _lookup(lvls, book, _row(side), px)
 
 
+@_hot_inline("i8(A2, i8, i8)")
+def _bucket_slot(book, r, b):
+    """Slot of 64-tick bucket ``b`` in side row ``r``'s bucket map (book row r + 2: keys,
+    ``EMPTY`` free; row r + 4: the bucket's occupancy bits), or the free slot where it goes."""
+    m = book.shape[1] - 1
+    i = b & m
+    while True:
+        k = book[r + 2, i]
+        if k == b or k == EMPTY:
+            return i
+        i = (i + 1) & m
+
+
+@_hot_inline("void(A2, i8, i8)")
+def _bucket_set(book, r, px):
+    """Mark a level at ``px`` in its bucket's occupancy bits."""
+    i = _bucket_slot(book, r, px >> 6)
+    book[r + 2, i] = px >> 6
+    book[r + 4, i] |= np.int64(1) << (px & 63)
+
+
+@_hot_inline("void(A2, i8, i8)")
+def _bucket_clear(book, r, px):
+    """Unmark the level at ``px``; an emptied bucket leaves the map (backward-shift deletion)."""
+    i = _bucket_slot(book, r, px >> 6)
+    bits = book[r + 4, i] & ~(np.int64(1) << (px & 63))
+    book[r + 4, i] = bits
+    if bits != 0:
+        return
+    m = book.shape[1] - 1
+    j = i
+    while True:
+        j = (j + 1) & m
+        k = book[r + 2, j]
+        if k == EMPTY:
+            break
+        h = k & m
+        # Entry j may stay if its home h lies cyclically in (i, j].
+        if i <= j:
+            if i < h <= j:
+                continue
+        elif h > i or h <= j:
+            continue
+        book[r + 2, i] = k
+        book[r + 4, i] = book[r + 4, j]
+        i = j
+    book[r + 2, i] = EMPTY
+    book[r + 4, i] = 0
+
+
+@_hot_inline("i8(A2, i8, i8, i8, i8)")
+def _better_price(book, r, side, px, best_px):
+    """The nearest price better than ``px`` with a level on side row ``r`` (``best_px`` has one):
+    a bit scan in ``px``'s bucket, then in the next occupied bucket towards the best;
+    ``I64_MIN`` past 64 buckets (the caller walks the side instead)."""
+    b = px >> 6
+    i = _bucket_slot(book, r, b)
+    bits = book[r + 4, i] if book[r + 2, i] == b else 0
+    if side > 0:  # higher prices are better: the lowest bit above px
+        bits &= ~((np.int64(2) << (px & 63)) - 1)
+        if bits != 0:
+            return (b << 6) + trailing_zeros(bits)
+        for _ in range(64):
+            b += 1
+            if b > best_px >> 6:
+                break
+            i = _bucket_slot(book, r, b)
+            if book[r + 2, i] == b:
+                return (b << 6) + trailing_zeros(book[r + 4, i])
+        return I64_MIN
+    bits &= (np.int64(1) << (px & 63)) - 1  # lower prices are better: the highest bit below px
+    if bits != 0:
+        return (b << 6) + 63 - leading_zeros(bits)
+    for _ in range(64):
+        b -= 1
+        if b < best_px >> 6:
+            break
+        i = _bucket_slot(book, r, b)
+        if book[r + 2, i] == b:
+            return (b << 6) + 63 - leading_zeros(book[r + 4, i])
+    return I64_MIN
+
+
 @_hot_inline("i8(A1, A2, A2, i8, i8)")
 def _level_for_insert(st, lvls, book, side, px):
     """The level at ``px`` on ``side``, created (empty) if missing; the caller updates the cached best price."""
@@ -387,6 +471,7 @@ def _level_for_insert(st, lvls, book, side, px):
     lvls[v, L_SIDE] = side
     lvls[v, L_NEXT] = book[r, slot]
     book[r, slot] = v
+    _bucket_set(book, r, px)
     st[S_NLV + r] += 1
     bv = st[S_BESTV + r]
     k = _key(side, px)
@@ -399,16 +484,14 @@ def _level_for_insert(st, lvls, book, side, px):
             st[S_WORSTV + r] = v
         st[S_BESTV + r] = v
         return v
-    # The nearest better level: a few ticks towards the best (levels crowd the touch),
-    # else a walk along the side from whichever end is nearer in price (a sparse or
-    # deep side; O(levels walked): a book built deep in random price order pays it).
-    b = -1
-    p = px
-    for _ in range(8):
-        p += side
-        b = _lookup(lvls, book, r, p)
-        if b >= 0:
-            break
+    # The nearest better level: the next tick towards the best (levels crowd the touch),
+    # else the bucket bits (64 ticks a bucket, up to 64 buckets), else a walk along the
+    # side from whichever end is nearer in price (levels far apart).
+    b = _lookup(lvls, book, r, px + side)
+    if b < 0:
+        p = _better_price(book, r, side, px, lvls[bv, L_PX])
+        if p != I64_MIN:
+            b = _lookup(lvls, book, r, p)
     if b < 0:
         wv = st[S_WORSTV + r]
         if _key(side, lvls[bv, L_PX]) - k <= k - _key(side, lvls[wv, L_PX]):
@@ -438,6 +521,7 @@ def _drop_level(st, lvls, book, v):
     side = lvls[v, L_SIDE]
     r = _row(side)
     slot = lvls[v, L_PX] & (book.shape[1] - 1)
+    _bucket_clear(book, r, lvls[v, L_PX])
     u = book[r, slot]
     if u == v:
         book[r, slot] = lvls[v, L_NEXT]
@@ -1101,7 +1185,9 @@ def clear(st, ords, lvls, book, omap, buf, ts):
         st[S_NLV + r] = 0
         st[S_BESTV + r] = -1
         st[S_WORSTV + r] = -1
-    book[:, :] = -1
+    book[:2, :] = -1
+    book[2:4, :] = EMPTY
+    book[4:, :] = 0
     for i in range(omap.shape[0]):
         omap[i, 0] = EMPTY
     st[S_MAPN] = 0
@@ -1152,20 +1238,27 @@ def cancel_resting(st, ords, lvls, book, omap, oid):
 
 # Plain numpy (run by the Python wrapper; compiled_strategy compiles it for its own loop).
 def new_book_rows(width):
-    """An empty level table (``width`` a power of two): per side a row of chain heads, all -1."""
-    return np.full((2, width), -1, np.int64)
+    """An empty level table (``width`` a power of two): per side a row of chain heads (-1),
+    a row of bucket keys (``EMPTY``) and a row of bucket occupancy bits (0)."""
+    book = np.full((6, width), -1, np.int64)
+    book[2:4, :] = EMPTY
+    book[4:, :] = 0
+    return book
 
 
 @_lazy
 def rebuild_levels_table(st, lvls, width):
     """A level table of ``width`` slots holding every live level (the chains rebuilt)."""
-    book = np.full((2, width), -1, np.int64)
+    book = np.full((6, width), -1, np.int64)
+    book[2:4, :] = EMPTY
+    book[4:, :] = 0
     for r in range(2):
         v = st[S_BESTV + r]
         while v >= 0:
             slot = lvls[v, L_PX] & (width - 1)
             lvls[v, L_NEXT] = book[r, slot]
             book[r, slot] = v
+            _bucket_set(book, r, lvls[v, L_PX])
             v = lvls[v, L_WORSE]
     return book
 
@@ -1634,6 +1727,9 @@ def check_integrity(st, ords, lvls, book, omap):
                 return 2  # levels not in price order
             if _lookup(lvls, book, r, lvls[v, L_PX]) != v:
                 return 17  # not found through its table slot
+            bs = _bucket_slot(book, r, lvls[v, L_PX] >> 6)
+            if book[r + 2, bs] != lvls[v, L_PX] >> 6 or (book[r + 4, bs] >> (lvls[v, L_PX] & 63)) & 1 == 0:
+                return 18  # its bucket bit is not set
             if lvls[v, L_CNT] <= 0:
                 return 3  # empty level
             agg = 0
@@ -1665,6 +1761,16 @@ def check_integrity(st, ords, lvls, book, omap):
             j += 1
         if j != n or st[S_WORSTV + r] != prev_v:
             return 15
+        nbits = 0
+        for i in range(book.shape[1]):
+            bits = book[r + 4, i]
+            if (book[r + 2, i] == EMPTY) != (bits == 0):
+                return 18  # a bucket without bits, or bits without a bucket
+            while bits != 0:
+                bits &= bits - 1
+                nbits += 1
+        if nbits != n:
+            return 18
         best = lvls[st[S_BESTV + r], L_PX] if n else 0
         if st[S_BB + r] != best or (n == 0) != (st[S_BESTV + r] < 0):
             return 10
