@@ -15,16 +15,19 @@ that ``@njit(cache=True)`` can cache it on disk and a call costs one dispatch:
     order count, head and tail of the FIFO, and per side a doubly linked list
     of the live levels in price order (``L_BETTER`` / ``L_WORSE``; the best
     level's row is ``st[S_BESTV + row]``); free rows linked through ``L_NEXT``.
-``book`` (2, width), width a power of two, two slots per level row
+``book`` (6, width), width a power of two, two slots per level row
     per side a price-indexed level table: slot ``price & (width - 1)`` heads a
     chain (through ``L_NEXT``) of the live levels whose prices share it, so a
     lookup is one slot and, almost always, one level row: no scan, no shift,
     and any prices (sparse or far apart only make chains, never a bigger
-    array). A new level is linked next to the nearest better level, found a
-    few ticks towards the best (levels crowd the touch) or, on a sparse side,
-    by a walk from the best; an emptied level is unlinked in O(1) and the next
-    worse level becomes the best. The table is rebuilt at twice the width
-    whenever the level pool grows (:func:`rebuild_levels_table`).
+    array). Rows 2-3 / 4-5 are per side an occupancy index of 64-tick buckets
+    (open addressing: bucket id, or ``EMPTY``, and the bucket's 64-bit mask of
+    prices with a level). A new level is linked next to the nearest better
+    level: the next tick, else a bit scan in its bucket or the next occupied
+    one (:func:`_better_price`), else a walk from the nearer end of the side;
+    an emptied level is unlinked in O(1) and the next worse level becomes the
+    best. The table is rebuilt at twice the width whenever the level pool
+    grows (:func:`rebuild_levels_table`).
 ``omap`` (capacity, 2)
     open-addressing hash map order id -> pool row (linear probing, Fibonacci
     hashing, backward-shift deletion, load <= 1/2). The key ``EMPTY``
