@@ -55,6 +55,7 @@ NRES = 9
 
 
 _new_book_rows = njit(cache=True)(C.new_book_rows)
+_init_state = njit(cache=True)(C.init_state)
 
 
 @njit(cache=True)
@@ -65,18 +66,7 @@ def _new_book(cap):
     book = _new_book_rows(2 * cap)
     omap = np.full((2 * cap, 2), C.EMPTY, np.int64)
     buf = np.zeros((4096, C.NR), np.int64)
-    bits = 0
-    while (1 << bits) < 2 * cap:
-        bits += 1
-    st[C.S_MAPSHIFT] = 64 - bits
-    st[C.S_FREE_O] = -1
-    st[C.S_FREE_L] = -1
-    st[C.S_BESTV] = -1
-    st[C.S_BESTV + 1] = -1
-    st[C.S_WORSTV] = -1
-    st[C.S_WORSTV + 1] = -1
-    st[C.S_STOP_BUY] = C.I64_MAX
-    st[C.S_STOP_SELL] = C.I64_MIN
+    _init_state(st, cap)
     st[C.S_REC_REPORTS] = 1
     C.link_free_orders(st, ords, 0, cap)
     C.link_free_levels(st, lvls, 0, cap)
@@ -97,7 +87,7 @@ def _grow(st, ords, lvls, book, omap, mask):
         new[:n] = lvls
         lvls = new
         C.link_free_levels(st, lvls, n, 2 * n)
-        book = C.rebuild_levels_table(st, lvls, 4 * n)
+        book = C.rebuild_levels_table(st, lvls, _new_book_rows(4 * n))
     if mask & C.G_MAP:
         new = np.full((2 * omap.shape[0], 2), C.EMPTY, np.int64)
         st[C.S_MAPSHIFT] -= 1

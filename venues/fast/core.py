@@ -1239,7 +1239,24 @@ def cancel_resting(st, ords, lvls, book, omap, oid):
 # -------------------------------------------------------------- capacity
 
 
-# Plain numpy (run by the Python wrapper; compiled_strategy compiles it for its own loop).
+# Plain numpy (run by the Python wrapper; compiled_strategy compiles them for its own loop).
+def init_state(st, cap):
+    """The state of an empty engine whose pools have ``cap`` rows (a power of two; the id map
+    ``2 * cap`` slots); the caller then links the pools' free lists."""
+    bits = 0
+    while (1 << bits) < 2 * cap:
+        bits += 1
+    st[S_MAPSHIFT] = 64 - bits
+    st[S_FREE_O] = -1
+    st[S_FREE_L] = -1
+    st[S_BESTV] = -1
+    st[S_BESTV + 1] = -1
+    st[S_WORSTV] = -1
+    st[S_WORSTV + 1] = -1
+    st[S_STOP_BUY] = I64_MAX
+    st[S_STOP_SELL] = I64_MIN
+
+
 def new_book_rows(width):
     """An empty level table (``width`` a power of two): per side a row of chain heads (-1),
     a row of bucket keys (``EMPTY``) and a row of bucket occupancy bits (0)."""
@@ -1250,11 +1267,10 @@ def new_book_rows(width):
 
 
 @_lazy
-def rebuild_levels_table(st, lvls, width):
-    """A level table of ``width`` slots holding every live level (the chains rebuilt)."""
-    book = np.full((6, width), -1, np.int64)
-    book[2:4, :] = EMPTY
-    book[4:, :] = 0
+def rebuild_levels_table(st, lvls, book):
+    """Fill ``book``, an empty level table (:func:`new_book_rows`), with every live level (the
+    chains and bucket bits rebuilt); return it."""
+    width = book.shape[1]
     for r in range(2):
         v = st[S_BESTV + r]
         while v >= 0:
@@ -1614,22 +1630,15 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                 # Background plain order, no participant on the book: reference `execute`
                 # reduced to the fill (no participants ahead, no reports, no iceberg refresh).
                 o = omap[h, 1]
-                vis = ords[o, O_VIS]
-                f = q if q < vis else vis
-                if f > 0:
+                if q > 0:
                     p = e.price if e.price != 0 else ords[o, O_PX]
-                    done = f == vis
-                    if done:
-                        _take_out(st, ords, lvls, book, omap, h, o, ords[o, O_LVL], vis)
-                        ords[o, O_VIS] = 0
-                    else:
-                        ords[o, O_VIS] = vis - f
-                        lvls[ords[o, O_LVL], L_QTY] -= f
-                    st[S_LAST] = p
-                    st[S_TCOUNT] += 1
-                    st[S_TQTY] += f
+                    v = ords[o, O_LVL]
+                    vis = ords[o, O_VIS]
+                    f = _fill_visible(st, ords, lvls, v, o, vis, q, p)
+                    if f == vis:  # filled: its quantity is off the level already
+                        _take_out(st, ords, lvls, book, omap, h, o, v, 0)
                     _trade(st, buf, ts, p, f, -ords[o, O_SIDE])
-                    if done:
+                    if f == vis:
                         _free_order(st, ords, o)
         elif a == A_TRADE:
             trade_print(st, buf, ts, e.price, q, np.int64(e.side))

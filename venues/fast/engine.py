@@ -144,12 +144,7 @@ class FastMatchingEngine(OrderEntry):
         self._book = C.new_book_rows(2 * cap)
         self._omap = np.full((2 * cap, 2), C.EMPTY, np.int64)
         self._buf = np.zeros((max(1024, cap), C.NR), np.int64)
-        st[C.S_MAPSHIFT] = 64 - (2 * cap).bit_length() + 1
-        st[C.S_FREE_O] = -1
-        st[C.S_FREE_L] = -1
-        st[C.S_BESTV] = st[C.S_BESTV + 1] = st[C.S_WORSTV] = st[C.S_WORSTV + 1] = -1
-        st[C.S_STOP_BUY] = C.I64_MAX
-        st[C.S_STOP_SELL] = C.I64_MIN
+        C.init_state(st, cap)
         C.link_free_orders(st, self._ords, 0, cap)
         C.link_free_levels(st, self._lvls, 0, cap)
         self._stops: dict[int, _Stop] = {}
@@ -266,7 +261,7 @@ class FastMatchingEngine(OrderEntry):
             new[:n] = self._lvls
             self._lvls = new
             C.link_free_levels(st, new, n, 2 * n)
-            self._book = C.rebuild_levels_table(st, new, 4 * n)  # (two slots per level row)
+            self._book = C.rebuild_levels_table(st, new, C.new_book_rows(4 * n))  # (two slots per level row)
         if mask & C.G_MAP:
             old = self._omap
             new = np.full((2 * len(old), 2), C.EMPTY, np.int64)
