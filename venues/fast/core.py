@@ -615,6 +615,25 @@ def _trade(st, buf, ts, px, qty, side):
 # -------------------------------------------------------------- book plumbing
 
 
+@_hot_inline("i8(A1, i8, i8)")
+def _crosses(st, side, px):
+    """The opposite best a limit at ``px`` would cross, else 0 (reference: ``_crosses``).
+
+    Arithmetic, no branch on the side: market data alternates sides at random, and a branch
+    on it is mispredicted about every other add."""
+    opp = st[S_BB + 1 - _row(side)]
+    return opp * (np.int64(opp != 0) & np.int64(side * (px - opp) >= 0))
+
+
+@_hot_inline("void(A1, i8, i8)")
+def _raise_best(st, side, px):
+    """Make ``px`` the cached best price of ``side`` if it improves it (or the side was empty);
+    arithmetic, no branch on the side (see :func:`_crosses`)."""
+    i = S_BB + _row(side)
+    cur = st[i]
+    st[i] = cur + (px - cur) * (np.int64(cur == 0) | np.int64(side * (px - cur) > 0))
+
+
 @_hot("void(A1, A2, A2, A2, A2, i8)")
 def _insert(st, ords, lvls, book, omap, o):
     """Put order row ``o`` at the back of its level (reference: ``_insert``)."""
@@ -624,11 +643,7 @@ def _insert(st, ords, lvls, book, omap, o):
     _q_append(ords, lvls, v, o)
     lvls[v, L_QTY] += ords[o, O_VIS]
     ords[o, O_LVL] = v
-    if side > 0:
-        if px > st[S_BB]:
-            st[S_BB] = px
-    elif st[S_BA] == 0 or px < st[S_BA]:
-        st[S_BA] = px
+    _raise_best(st, side, px)
     st[S_INS] += 1
     ords[o, O_INS] = st[S_INS]
     map_put(st, omap, ords[o, O_OID], o)
@@ -676,16 +691,6 @@ def _new_order(st, ords, oid, owner, side, px, vis, hid, disp, tif, exp, post):
     if hid > 0:
         st[S_HIDQ] += hid
     return o
-
-
-@_hot_inline("i8(A1, i8, i8)")
-def _crosses(st, side, px):
-    """The opposite best a limit at ``px`` would cross, else 0 (reference: ``_crosses``)."""
-    if side > 0:
-        ba = st[S_BA]
-        return ba if ba != 0 and px >= ba else 0
-    bb = st[S_BB]
-    return bb if bb != 0 and px <= bb else 0
 
 
 # ------------------------------------------------------------------ matching
@@ -1555,11 +1560,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                 lvls[v, L_CNT] += 1
                 lvls[v, L_QTY] += q
                 ords[o, O_LVL] = v
-                if side > 0:
-                    if px > st[S_BB]:
-                        st[S_BB] = px
-                elif st[S_BA] == 0 or px < st[S_BA]:
-                    st[S_BA] = px
+                _raise_best(st, side, px)
                 omap[h, 0] = oid
                 omap[h, 1] = o
                 st[S_MAPN] += 1
