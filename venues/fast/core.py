@@ -1415,6 +1415,35 @@ def x_process(st, ords, lvls, book, omap, buf, ts, oid, owner, side, qty, px, ot
 # ------------------------------------------------------------------- the hot loop
 
 
+@_hot_inline("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
+def _sweep(st, ords, lvls, book, omap, buf, ts, side, q, limit):
+    """Trade ``q`` of a background order on ``side`` against the opposite side, up to the price
+    ``limit`` (0: none), on a book without participant orders or icebergs; returns what is left.
+    Reference ``_match`` reduced to its sweep: no reports, no STP, no iceberg refresh."""
+    r = 1 - _row(side)  # the opposite row
+    while q > 0:
+        best = st[S_BB + r]
+        if best == 0 or (limit != 0 and side * (best - limit) > 0):
+            break
+        v = st[S_BESTV + r]
+        while q > 0 and lvls[v, L_CNT] > 0:
+            o = lvls[v, L_HEAD]
+            vis = ords[o, O_VIS]
+            f = _fill_visible(st, ords, lvls, v, o, vis, q, best)
+            q -= f
+            vis -= f
+            if vis == 0:
+                _q_remove(ords, lvls, v, o)
+                _map_del_at(st, omap, idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], ords[o, O_OID]))
+                st[S_NORD] -= 1
+            _trade(st, buf, ts, best, f, side)
+            if vis == 0:
+                _free_order(st, ords, o)
+        if lvls[v, L_CNT] == 0:
+            _drop_level(st, lvls, book, v)
+    return q
+
+
 @_hot_inline("void(A1, A2, A2, A2, A2, i8, i8, i8, i8)")
 def _take_out(st, ords, lvls, book, omap, h, o, v, vis):
     """Take background order ``o`` (id-map slot ``h``, level ``v``, visible ``vis``) out of
@@ -1529,42 +1558,50 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
             # One probe: the id's slot, or the empty slot where it goes.
             h = idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], oid)
             k = omap[h, 0]
-            if q > 0 and k == EMPTY and (st[S_REST] != 0 or _crosses(st, side, px) == 0):
-                # Plain add that rests (the hot path; crossing too with S_REST): reference `_insert` inlined.
-                o = st[S_FREE_O]
-                st[S_FREE_O] = ords[o, O_NEXT]
-                st[S_NFREE_O] -= 1
-                ords[o, O_PX] = px
-                ords[o, O_VIS] = q
-                ords[o, O_HID] = 0
-                ords[o, O_SIDE] = side
-                ords[o, O_OWN] = 0
-                ords[o, O_OID] = oid
-                ords[o, O_DISP] = 0
-                ords[o, O_TIF] = TIF_GTC
-                ords[o, O_EXP] = 0
-                ords[o, O_POST] = 0
-                st[S_RID] += 1
-                ords[o, O_RID] = st[S_RID]
-                st[S_INS] += 1
-                ords[o, O_INS] = st[S_INS]
-                v = _level_for_insert(st, lvls, book, side, px)
-                t = lvls[v, L_TAIL]
-                ords[o, O_PREV] = t
-                ords[o, O_NEXT] = -1
-                if t >= 0:
-                    ords[t, O_NEXT] = o
-                else:
-                    lvls[v, L_HEAD] = o
-                lvls[v, L_TAIL] = o
-                lvls[v, L_CNT] += 1
-                lvls[v, L_QTY] += q
-                ords[o, O_LVL] = v
-                _raise_best(st, side, px)
-                omap[h, 0] = oid
-                omap[h, 1] = o
-                st[S_MAPN] += 1
-                st[S_NORD] += 1
+            c = 0 if st[S_REST] != 0 else _crosses(st, side, px)
+            if q > 0 and k == EMPTY and (c == 0 or (st[S_NPART] == 0 and st[S_HIDQ] == 0)):
+                if c != 0:
+                    # A crossing limit on a book without participants or icebergs: reference
+                    # `add` - the sweep up to its price, then the rest rests. The sweep's map
+                    # deletions may move the free slot for the id.
+                    q = _sweep(st, ords, lvls, book, omap, buf, ts, side, q, px)
+                    h = idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], oid)
+                if q > 0:
+                    # The add rests (the hot path; crossing too with S_REST): reference `_insert` inlined.
+                    o = st[S_FREE_O]
+                    st[S_FREE_O] = ords[o, O_NEXT]
+                    st[S_NFREE_O] -= 1
+                    ords[o, O_PX] = px
+                    ords[o, O_VIS] = q
+                    ords[o, O_HID] = 0
+                    ords[o, O_SIDE] = side
+                    ords[o, O_OWN] = 0
+                    ords[o, O_OID] = oid
+                    ords[o, O_DISP] = 0
+                    ords[o, O_TIF] = TIF_GTC
+                    ords[o, O_EXP] = 0
+                    ords[o, O_POST] = 0
+                    st[S_RID] += 1
+                    ords[o, O_RID] = st[S_RID]
+                    st[S_INS] += 1
+                    ords[o, O_INS] = st[S_INS]
+                    v = _level_for_insert(st, lvls, book, side, px)
+                    t = lvls[v, L_TAIL]
+                    ords[o, O_PREV] = t
+                    ords[o, O_NEXT] = -1
+                    if t >= 0:
+                        ords[t, O_NEXT] = o
+                    else:
+                        lvls[v, L_HEAD] = o
+                    lvls[v, L_TAIL] = o
+                    lvls[v, L_CNT] += 1
+                    lvls[v, L_QTY] += q
+                    ords[o, O_LVL] = v
+                    _raise_best(st, side, px)
+                    omap[h, 0] = oid
+                    omap[h, 1] = o
+                    st[S_MAPN] += 1
+                    st[S_NORD] += 1
             else:
                 add(st, ords, lvls, book, omap, buf, ts, oid, side, px, q, 0)
         elif a == A_CANCEL:
@@ -1593,27 +1630,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                 # Background market order on a book without participants or icebergs (the
                 # common case): no reports, no STP, no iceberg refresh - reference `_match`
                 # reduced to the sweep.
-                r = 1 if side > 0 else 0  # the opposite row
-                while q > 0:
-                    best = st[S_BB + r]
-                    if best == 0:
-                        break
-                    v = st[S_BESTV + r]
-                    while q > 0 and lvls[v, L_CNT] > 0:
-                        o = lvls[v, L_HEAD]
-                        vis = ords[o, O_VIS]
-                        f = _fill_visible(st, ords, lvls, v, o, vis, q, best)
-                        q -= f
-                        vis -= f
-                        if vis == 0:
-                            _q_remove(ords, lvls, v, o)
-                            _map_del_at(st, omap, idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], ords[o, O_OID]))
-                            st[S_NORD] -= 1
-                        _trade(st, buf, ts, best, f, side)
-                        if vis == 0:
-                            _free_order(st, ords, o)
-                    if lvls[v, L_CNT] == 0:
-                        _drop_level(st, lvls, book, v)
+                _sweep(st, ords, lvls, book, omap, buf, ts, side, q, 0)
             else:
                 market(st, ords, lvls, book, omap, buf, ts, side, q, 0)
         elif a == A_MODIFY:
