@@ -28,7 +28,7 @@ _I = types.int64
 @njit(_I(_I, _I), cache=True, nogil=True, _nrt=False, inline="always")
 def home(key, shift):
     """The slot a key's probe starts at."""
-    return np.int64((np.uint64(key) * _FIB) >> np.uint64(shift))
+    return np.int64((np.uint64(key) * _FIB) >> np.uint64(shift)) & 0x7FFFFFFFFFFFFFFF
 
 
 @njit(_I(_T, _I, _I, _I), cache=True, nogil=True, _nrt=False, inline="always")

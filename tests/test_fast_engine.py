@@ -194,6 +194,23 @@ def test_a_read_only_event_array_replays_like_a_writable_one():
     assert run_compiled(ro, watch_only) == run_compiled(ev, watch_only)
 
 
+@pytest.mark.parametrize(("start", "stop"), [(-1, 3), (0, 4), (2, 9)])
+def test_an_index_range_outside_the_events_raises_and_applies_nothing(start, stop):
+    """The compiled loop indexes without wraparound or bounds checks: it refuses a range that is
+    not inside the array before applying anything, and the wrapper names it."""
+    ev = empty_events(3)
+    ev["action"] = ADD
+    ev["side"] = 1
+    ev["price"] = [100, 101, 102]
+    ev["qty"] = 1
+    ev["order_id"] = [1, 2, 3]
+    e = FastMatchingEngine()
+    with pytest.raises(IndexError, match=rf"market-data events {start}\.\.{stop}: not inside the 3 events given"):
+        e.apply_events(ev, start, stop, False)
+    assert len(e) == 0 and e.top() == (0, 0, 0, 0)
+    assert e.apply_events(ev, 0, 3, False) == 3 and len(e) == 3
+
+
 def test_a_window_with_one_top_row_returns_it_and_leaves_the_buffer_empty():
     ev = empty_events(3)
     rows = [(10, 1, 100, 5, ADD, B), (12, 2, 101, 7, ADD, S), (20, 3, 99, 1, ADD, B)]

@@ -51,8 +51,11 @@ specification): the comments name the reference method each function mirrors.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, typeof, types
+from numba.core import cgutils
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+from numba.extending import intrinsic
 
 import kernel.jit  # noqa: F401  (numba cache location; before any @njit(cache=True))
 from kernel import idmap
@@ -202,7 +205,7 @@ ST_TOP = 1  # returned after an event that changed the top (watch_top, not recor
 ST_STOPS = 2  # returned after an event that crossed a waiting stop: the wrapper triggers them
 ST_GROW = 3  # event not applied: grow the arrays (S_RET: bit mask)
 ST_FLUSH = 4  # event not applied: flush the buffer (S_RET: rows needed)
-ST_BADACTION = 5  # event not applied: unknown action
+ST_BADACTION = 5  # event not applied: unknown action (or, at the first index, an index range outside the array)
 ST_BOUND = 6  # event not applied: its ts is past the time bound
 ST_PYEVENT = 7  # event not applied: the wrapper applies it in Python (rare paths)
 F_TOP_TAKEN = 8  # flag beside the status: the top row was taken out of the buffer and returned
@@ -260,6 +263,25 @@ def _nrt(*specs: str):
 # Kernels of rare paths (queries, buffer regrowth, tests) compile on first use, not at import:
 # each kernel compiled costs ~0.1-0.5 s of a cold start, whatever its size.
 _lazy = njit(cache=True, nogil=True)
+
+
+@intrinsic
+def _assume(typingctx, cond):
+    """Tell LLVM that ``cond`` holds (``llvm.assume``): no code, no check. Used for facts it
+    cannot see - array widths, non-negative row indices - so that it drops the index
+    arithmetic they make dead (negative-index wraparound, multiplies by a loaded width)."""
+    sig = types.void(types.boolean)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(1)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.assume")
+        c = args[0]
+        if c.type != ir.IntType(1):
+            c = builder.icmp_unsigned("!=", c, ir.Constant(c.type, 0))
+        builder.call(fn, [c])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 # ----------------------------------------------------------------- hash map
@@ -1426,8 +1448,10 @@ def _sweep(st, ords, lvls, book, omap, buf, ts, side, q, limit):
         if best == 0 or (limit != 0 and side * (best - limit) > 0):
             break
         v = st[S_BESTV + r]
+        _assume(v >= 0)
         while q > 0 and lvls[v, L_CNT] > 0:
             o = lvls[v, L_HEAD]
+            _assume(o >= 0)
             vis = ords[o, O_VIS]
             f = _fill_visible(st, ords, lvls, v, o, vis, q, best)
             q -= f
@@ -1510,6 +1534,17 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
     ``bound``, ``S_LOOKAHEAD`` = ``lookahead``, no callback yet); ``-1`` goes on
     with the armed one (a call again after ``ST_GROW`` / ``ST_FLUSH``).
     """
+    if start < 0 or stop > ev.shape[0]:
+        return (start << 4) | ST_BADACTION, 0, 0, 0, 0, 0  # not an index range of ``ev``: the wrapper says so
+    # The engine's own arrays (see the module docstring): with these facts LLVM computes row
+    # addresses by shifts, without the multiplies by a width loaded from memory.
+    _assume(ords.shape[1] == NF)
+    _assume(lvls.shape[1] == NL)
+    _assume(omap.shape[1] == 2)
+    _assume(book.shape[0] == 6)
+    _assume(book.shape[1] > 0)
+    _assume(omap.shape[0] > 0)
+    _assume(buf.shape[1] == NR)
     if bound >= 0:
         st[S_BOUND] = bound
         st[S_LOOKAHEAD] = lookahead
@@ -1569,6 +1604,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                 if q > 0:
                     # The add rests (the hot path; crossing too with S_REST): reference `_insert` inlined.
                     o = st[S_FREE_O]
+                    _assume(o >= 0)
                     st[S_FREE_O] = ords[o, O_NEXT]
                     st[S_NFREE_O] -= 1
                     ords[o, O_PX] = px
@@ -1586,6 +1622,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                     st[S_INS] += 1
                     ords[o, O_INS] = st[S_INS]
                     v = _level_for_insert(st, lvls, book, side, px)
+                    _assume(v >= 0)
                     t = lvls[v, L_TAIL]
                     ords[o, O_PREV] = t
                     ords[o, O_NEXT] = -1
@@ -1612,12 +1649,14 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                 st[S_UNKNOWN] += 1
             else:
                 o = omap[h, 1]
+                _assume(o >= 0)
                 if ords[o, O_OWN] != 0 or ords[o, O_HID] != 0:
                     remove(st, ords, lvls, book, omap, buf, ts, oid, q)  # reports or iceberg: general path
                 else:
                     # Background plain order (reference: the `_apply` cancel fast path).
                     vis = ords[o, O_VIS]
                     v = ords[o, O_LVL]
+                    _assume(v >= 0)
                     if 0 < q < vis:
                         ords[o, O_VIS] = vis - q
                         lvls[v, L_QTY] -= q

@@ -645,6 +645,10 @@ class FastMatchingEngine(OrderEntry):
                         self.on_top(ts, *now, i - 1)
             elif status == C.ST_BADACTION:
                 self._flush()
+                if i < 0 or stop > len(ev):
+                    raise IndexError(
+                        f"market-data events {i + offset}..{stop + offset}: not inside the {len(ev):,} events given"
+                    )
                 a = int(ev[i]["action"])
                 raise DataError(f"market-data event {i + offset}: unknown action {a!r}")
             code = apply(st, self._ords, self._lvls, self._book, self._omap, self._buf, ev, i, stop, mode, -1, 0)[0]
