@@ -1558,6 +1558,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
     b2 = 0
     b3 = 0
     for i in range(start, stop):
+        _assume(i >= 0)
         e = ev[i]
         ts = e.ts
         if bounded and ts > st[S_BOUND]:
