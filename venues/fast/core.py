@@ -1322,6 +1322,17 @@ def grow_mask(st, ords, lvls, book, omap):
     return m
 
 
+@_hot_inline("i8(A1, A2)")
+def events_room(st, omap):
+    """How many more events the arrays surely hold, each taking at most one order row, one
+    level row and one map entry: 0 when the next one may not fit (:func:`grow_mask`)."""
+    n = st[S_NFREE_O]
+    if st[S_NFREE_L] < n:
+        n = st[S_NFREE_L]
+    m = (omap.shape[0] >> 1) - st[S_MAPN]
+    return m if m < n else n
+
+
 @_hot("i8(A1, i8)")
 def buf_need(st, qin):
     """Buffer rows one operation with incoming quantity ``qin`` may write.
@@ -1553,6 +1564,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
     record_top = (mode & M_RECORD_TOP) != 0
     bounded = (mode & M_BOUND) != 0
     cap_buf = buf.shape[0]
+    budget = 0
     b0 = 0
     b1 = 0
     b2 = 0
@@ -1565,10 +1577,15 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
             return _window_end(st, buf, mode, (i << 4) | ST_BOUND)
         a = np.int64(e.action)
         q = e.qty
-        # Capacity for one operation.
-        if st[S_NFREE_O] < 1 or st[S_NFREE_L] < 1 or 2 * (st[S_MAPN] + 1) > omap.shape[0]:
-            st[S_RET] = grow_mask(st, ords, lvls, book, omap)
-            return (i << 4) | ST_GROW, 0, 0, 0, 0, 0
+        # Capacity: an event takes at most one order row, one level row and one map entry, so
+        # ``budget`` more events surely fit; when they are used up the room is counted again,
+        # and an event that may not fit returns ST_GROW (the event a check per event would stop at).
+        if budget == 0:
+            budget = events_room(st, omap)
+            if budget <= 0:
+                st[S_RET] = grow_mask(st, ords, lvls, book, omap)
+                return (i << 4) | ST_GROW, 0, 0, 0, 0, 0
+        budget -= 1
         nbuf0 = st[S_NBUF]
         qin = q if (a == A_ADD or a == A_MARKET or a == A_MODIFY) else 1
         if qin < 1:
