@@ -27,7 +27,7 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parent.parent
 # Where numba-compiled code lives, and the modules whose layouts it compiles in.
 _PACKAGES = ("kernel", "venues", "adapters")
-_ALWAYS = ("kernel/events.py",)
+_ALWAYS = ("kernel/events.py", "kernel/jit_hints.py")
 
 
 def source_stamp(root: Path = _ROOT) -> str:

@@ -76,3 +76,7 @@ def test_a_change_to_any_compiled_source_moves_the_cache_folder(tmp_path: Path) 
     events = tmp_path / "kernel" / "events.py"  # the event layout the loops compile in
     events.write_text(events.read_text() + "\n# changed\n")
     assert source_stamp(tmp_path) != stamp
+    stamp = source_stamp(tmp_path)
+    hints = tmp_path / "kernel" / "jit_hints.py"  # intrinsics compiled into the loops, no cache=True of its own
+    hints.write_text(hints.read_text() + "\n# changed\n")
+    assert source_stamp(tmp_path) != stamp
