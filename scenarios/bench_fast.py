@@ -267,7 +267,12 @@ def real_data_cases(repeat: int, shared: str | None = None) -> tuple[list[dict[s
         return rows, notes
     chunks = [c for f in files for c in ItchReader(f, date="2019-01-30", strict=False).chunks()]
     ev = np.concatenate(chunks) if chunks else np.zeros(0)
-    if len(ev):
+    if not len(ev):
+        notes.append(
+            f"ITCH BinaryFILE fragment ({', '.join(f.name for f in files)}): no order events (the opening "
+            "of a day: system and stock-directory messages); nothing to replay"
+        )
+    else:
         # One book per instrument: replay the busiest instrument's events.
         inst, counts = np.unique(ev["instrument"], return_counts=True)
         one = np.ascontiguousarray(ev[ev["instrument"] == inst[np.argmax(counts)]])

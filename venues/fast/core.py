@@ -42,7 +42,14 @@ Nothing here grows an array: every entry point first checks the capacity it
 may need for one operation (one order row, one level row, one book slot, one
 map entry, and a bound on the buffer rows) and returns ``NEED_GROW`` /
 ``NEED_FLUSH`` without side effects when it is short; the wrapper grows or
-flushes and calls again.
+flushes and calls again. The market-data loop counts how many events surely
+fit (each takes at most one row of each kind) and checks again only when they
+are used up: it stops at the same event as a check per event would.
+
+The loop tells LLVM what it cannot see (:mod:`kernel.jit_hints`): the widths
+of these arrays and that row indices on the hot paths are not negative, so
+that row addresses need neither numba's negative-index wraparound nor a
+multiply by a width loaded from memory; and it prefetches the event stream.
 
 The semantics are those of :class:`venues.matching.MatchingEngine` (the
 specification): the comments name the reference method each function mirrors.
