@@ -559,8 +559,9 @@ def _drop_level(st, lvls, book, v):
     st[S_NFREE_L] += 1
 
 
-@_hot("void(A2, A2, i8, i8)")
+@_hot_inline("void(A2, A2, i8, i8)")
 def _q_append(ords, lvls, v, o):
+    """Put order row ``o`` at the back of level ``v``'s FIFO."""
     t = lvls[v, L_TAIL]
     ords[o, O_PREV] = t
     ords[o, O_NEXT] = -1
@@ -1630,15 +1631,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                     ords[o, O_INS] = st[S_INS]
                     v = _level_for_insert(st, lvls, book, side, px)
                     _assume(v >= 0)
-                    t = lvls[v, L_TAIL]
-                    ords[o, O_PREV] = t
-                    ords[o, O_NEXT] = -1
-                    if t >= 0:
-                        ords[t, O_NEXT] = o
-                    else:
-                        lvls[v, L_HEAD] = o
-                    lvls[v, L_TAIL] = o
-                    lvls[v, L_CNT] += 1
+                    _q_append(ords, lvls, v, o)
                     lvls[v, L_QTY] += q
                     ords[o, O_LVL] = v
                     _raise_best(st, side, px)
