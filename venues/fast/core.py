@@ -1467,6 +1467,13 @@ def _sweep(st, ords, lvls, book, omap, buf, ts, side, q, limit):
     return q
 
 
+@_hot("i8(A1, A2, A2, A2, A2, A2, i8, i8, i8, i8)")
+def sweep_to_limit(st, ords, lvls, book, omap, buf, ts, side, q, limit):
+    """:func:`_sweep` as a call: for the loop's crossing limit adds (a few % of adds; the
+    market orders' sweep is inlined), which keeps the loop's compile shorter."""
+    return _sweep(st, ords, lvls, book, omap, buf, ts, side, q, limit)
+
+
 @_hot_inline("void(A1, A2, A2, A2, A2, i8, i8, i8, i8)")
 def _take_out(st, ords, lvls, book, omap, h, o, v, vis):
     """Take background order ``o`` (id-map slot ``h``, level ``v``, visible ``vis``) out of
@@ -1607,7 +1614,7 @@ def apply_events(st, ords, lvls, book, omap, buf, ev, start, stop, mode, bound, 
                     # A crossing limit on a book without participants or icebergs: reference
                     # `add` - the sweep up to its price, then the rest rests. The sweep's map
                     # deletions may move the free slot for the id.
-                    q = _sweep(st, ords, lvls, book, omap, buf, ts, side, q, px)
+                    q = sweep_to_limit(st, ords, lvls, book, omap, buf, ts, side, q, px)
                     h = idmap.slot(omap, omap.shape[0] - 1, st[S_MAPSHIFT], oid)
                 if q > 0:
                     # The add rests (the hot path; crossing too with S_REST): reference `_insert` inlined.
