@@ -8,7 +8,7 @@ dispatches to every subscriber of the instrument.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from kernel.reports import BookTop, Trade
 
@@ -16,20 +16,34 @@ if TYPE_CHECKING:
     from kernel.strategy import Strategy
 
 
+class MarkRecord(Protocol):
+    """One instrument's mark (e.g. :meth:`kernel.portfolio.Portfolio.mark_record`)."""
+
+    position: int
+    mark: float | None
+    mark_ts: int
+
+    def mark_at(self, price: float, ts: int) -> int:
+        """Mark at ``price`` (ticks) at ``ts``; return the position. While ``position`` is 0
+        setting ``mark`` and ``mark_ts`` is the same."""
+        ...
+
+
 class MarketDataBus:
     """Subscriptions and dispatch of ``on_book`` / ``on_trade``."""
 
     def __init__(
         self,
-        on_mark: Callable[[int, float, int], int | None] | None = None,
+        mark_record: Callable[[int], MarkRecord] | None = None,
         on_pnl: Callable[[int], None] | None = None,
     ) -> None:
         self._book_handlers: dict[int, list[Callable[[BookTop], None]]] = {}  # bound on_book per instrument
         self._trade_subs: dict[int, list[Strategy]] = {}
         self._publishers: dict[int, Callable[[BookTop], None]] = {}
-        # on_mark(instrument, mid price in ticks, ts) -> the position (e.g. Portfolio.mark); when
-        # it is not flat the mark moved PnL and on_pnl(ts) follows (e.g. OMS.on_mark).
-        self._on_mark = on_mark
+        # Each two-sided book marks its instrument at the mid (mark_record(instrument), e.g.
+        # Portfolio.mark_record); when the position is not flat the mark moved PnL and
+        # on_pnl(ts) follows (e.g. OMS.on_mark).
+        self._mark_record = mark_record
         self._on_pnl = on_pnl
         self.last_book: dict[int, BookTop] = {}
         self.book_updates = 0
@@ -60,17 +74,23 @@ class MarketDataBus:
             return publish
         bus = self
         last_book = self.last_book
-        mark = self._on_mark
+        rec = self._mark_record(instrument) if self._mark_record is not None else None
         on_pnl = self._on_pnl
         handlers = self._book_handlers.setdefault(instrument, [])  # grows with later subscriptions
 
         def publish(book: BookTop) -> None:
             bus.book_updates += 1
             last_book[instrument] = book
-            if mark is not None:
+            if rec is not None:
                 bid, ask = book[2], book[4]  # by index: once per top change, attribute access costs
-                if bid and ask and mark(instrument, (bid + ask) / 2, book[0]) and on_pnl is not None:
-                    on_pnl(book[0])  # (bid + ask) / 2 is BookTop.mid
+                if bid and ask:  # (bid + ask) / 2 is BookTop.mid
+                    if rec.position:
+                        rec.mark_at((bid + ask) / 2, book[0])  # moves PnL
+                        if on_pnl is not None:
+                            on_pnl(book[0])
+                    else:  # flat: mark_at would only record these (a call less per top change)
+                        rec.mark = (bid + ask) / 2
+                        rec.mark_ts = book[0]
             for on_book in handlers:
                 on_book(book)
 

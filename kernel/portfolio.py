@@ -20,17 +20,34 @@ from kernel.errors import DataError
 class _Book:
     """Per-instrument accounting state."""
 
-    __slots__ = ("tick_value", "position", "avg", "realized", "fees", "mark", "fill_count", "traded_qty")
+    __slots__ = (
+        "owner", "tick_value", "position", "avg", "realized", "fees", "mark", "mark_ts", "fill_count", "traded_qty"
+    )  # fmt: skip
 
-    def __init__(self, tick_value: float) -> None:
+    def __init__(self, owner: Portfolio, tick_value: float) -> None:
+        self.owner = owner
         self.tick_value = tick_value
         self.position = 0
         self.avg = 0.0  # ticks; 0 when flat
         self.realized = 0.0
         self.fees = 0.0
-        self.mark: int | None = None
+        self.mark: float | None = None
+        self.mark_ts = 0  # ts of the last mark
         self.fill_count = 0
         self.traded_qty = 0
+
+    def mark_at(self, price: float, ts: int) -> int:
+        """Set the mark-to-market price (ticks) at ``ts``; return the position.
+
+        Not flat, the mark moves PnL: the owner's peak and drawdown follow. Flat, it only
+        records ``mark`` and ``mark_ts``, which a caller marking on every top change may set
+        itself while ``position`` is 0 (:class:`kernel.marketdata.MarketDataBus` does)."""
+        self.mark = price
+        self.mark_ts = ts
+        position = self.position
+        if position:
+            self.owner._update_drawdown(ts)
+        return position
 
     def unrealized(self) -> float:
         if self.mark is None or self.position == 0:
@@ -56,7 +73,7 @@ class Portfolio:
             if not tv > 0:
                 raise DataError(f"portfolio: instrument {inst} has non-positive tick_value {tv}")
         self.tick_values: dict[int, float] = {int(k): float(v) for k, v in tick_values.items()}
-        self._books: dict[int, _Book] = {k: _Book(v) for k, v in self.tick_values.items()}
+        self._books: dict[int, _Book] = {k: _Book(self, v) for k, v in self.tick_values.items()}
         self.starting_cash: float = float(starting_cash)
         self.cash: float = float(starting_cash)
         self.fees: float = 0.0
@@ -67,7 +84,7 @@ class Portfolio:
         # Peak and drawdown are tracked on net PnL (equity - starting_cash).
         self.peak_pnl: float = 0.0
         self.max_drawdown: float = 0.0
-        self.last_ts: int = 0
+        self._pnl_ts = 0  # ts of the last fill or PnL-moving mark (marks keep theirs: last_ts)
 
     # -- updates ---------------------------------------------------------------
 
@@ -125,21 +142,27 @@ class Portfolio:
         self._update_drawdown(ts)
         return realized
 
-    def mark(self, instrument: int, price: int, ts: int) -> int:
+    def mark(self, instrument: int, price: float, ts: int) -> int:
         """Set the mark-to-market price (ticks) of ``instrument``; return its position."""
-        book = self._books.get(instrument)
-        if book is None:
-            book = self._book(instrument)  # raises: unknown instrument
-        book.mark = price
-        position = book.position
-        if position:
-            self._update_drawdown(ts)
-        else:
-            self.last_ts = ts  # flat: the mark moves no PnL, so peak and drawdown stay
-        return position
+        return self._book(instrument).mark_at(price, ts)
+
+    def mark_record(self, instrument: int) -> _Book:
+        """The record :meth:`mark` updates for ``instrument`` (``mark``, ``mark_ts``, ``position``,
+        ``mark_at``): what a caller that marks on every top change keeps. Raises for an unknown
+        instrument."""
+        return self._book(instrument)
+
+    @property
+    def last_ts(self) -> int:
+        """Time of the last valuation: the latest mark or fill (time only moves forward)."""
+        ts = self._pnl_ts
+        for b in self._books.values():
+            if b.mark_ts > ts:
+                ts = b.mark_ts
+        return ts
 
     def _update_drawdown(self, ts: int) -> None:
-        self.last_ts = ts
+        self._pnl_ts = ts
         net = self.net_pnl
         if net > self.peak_pnl:
             self.peak_pnl = net

@@ -123,7 +123,7 @@ class Run:
         limits = {k: v for k, v in scenario.risk.model_dump().items() if v is not None}
         self.risk = RiskEngine(RiskLimits(**limits), self.portfolio)
         self.oms = OMS(self.kernel.journal, self.portfolio, self.risk, self.kernel.now, self._notify)
-        self.bus = MarketDataBus(on_mark=self.portfolio.mark, on_pnl=self.oms.on_mark)
+        self.bus = MarketDataBus(mark_record=self.portfolio.mark_record, on_pnl=self.oms.on_mark)
         self.venues = {v.name: self._build_venue(v) for v in scenario.venues}
         for name, venue_name, _, chunks in sources:
             self.kernel.add_feed(name, self.venues[venue_name], chunks)

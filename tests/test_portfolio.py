@@ -240,3 +240,24 @@ def test_round_trip_realized_is_exact(inst: int, q: int, p1: int, p2: int, first
     assert r == expected
     assert p.realized_pnl(inst) == expected
     assert p.position(inst) == 0
+
+
+def test_marks_through_the_bus_equal_portfolio_mark() -> None:
+    """The bus marks a flat instrument by setting its record itself: the portfolio's marks,
+    last valuation time, PnL and drawdown are those of Portfolio.mark on the same books."""
+    from kernel.marketdata import MarketDataBus
+    from kernel.reports import BookTop
+
+    books = [(10, 100, 102), (11, 101, 103), (12, 0, 103), (13, 99, 101), (14, 98, 100), (15, 104, 106)]
+    fills = {12: (1, 1, 3, 102), 14: (1, -1, 1, 99)}  # ts -> instrument, side, qty, price (after that book)
+    by_bus, direct = Portfolio({1: 10.0, 2: 5.0}), Portfolio({1: 10.0, 2: 5.0})
+    bus = MarketDataBus(mark_record=by_bus.mark_record)
+    for ts, bid, ask in books:
+        bus.publish_book(BookTop(ts, 1, bid, 1, ask, 1, (), ()))
+        if bid and ask:
+            direct.mark(1, (bid + ask) / 2, ts)
+        if ts in fills:
+            for p in (by_bus, direct):
+                p.on_fill(*fills[ts], fee=0.5, ts=ts)
+    assert by_bus.snapshot() == direct.snapshot()
+    assert by_bus.last_ts == 15 and by_bus.mark_price(1) == 105.0 and by_bus.max_drawdown > 0
