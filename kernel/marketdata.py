@@ -83,13 +83,14 @@ class MarketDataBus:
             last_book[instrument] = book
             if rec is not None:
                 bid, ask = book[2], book[4]  # by index: once per top change, attribute access costs
-                if bid and ask:  # (bid + ask) / 2 is BookTop.mid
+                if bid and ask:
+                    mid = (bid + ask) / 2  # BookTop.mid
                     if rec.position:
-                        rec.mark_at((bid + ask) / 2, book[0])  # moves PnL
+                        rec.mark_at(mid, book[0])  # moves PnL
                         if on_pnl is not None:
                             on_pnl(book[0])
                     else:  # flat: mark_at would only record these (a call less per top change)
-                        rec.mark = (bid + ask) / 2
+                        rec.mark = mid
                         rec.mark_ts = book[0]
             for on_book in handlers:
                 on_book(book)
